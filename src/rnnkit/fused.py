@@ -1,0 +1,72 @@
+"""Dispatch of plain configurations to torch's own RNN kernels, on rnnkit's parameters.
+
+torch implements Elman (tanh / relu), LSTM (with projection) and GRU layers natively: cuDNN on
+a GPU; on a CPU oneDNN for float LSTMs and ATen's C++ loop otherwise. Their parameter layout is
+rnnkit's too (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``,
+``weight_hr_l0``, then ``..._reverse``, layer by layer), so the same tensors are handed over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence
+
+KERNELS: dict[str, Callable[..., Any]] = {
+    "LSTM": torch.lstm,
+    "GRU": torch.gru,
+    "RNN_TANH": torch.rnn_tanh,
+    "RNN_RELU": torch.rnn_relu,
+}
+
+
+@dataclass(frozen=True)
+class NativeConfig:
+    """The arguments torch's kernels take besides input, state and weights."""
+
+    mode: str  # a key of KERNELS
+    bias: bool
+    num_layers: int
+    dropout: float
+    bidirectional: bool
+
+
+def _select(state: tuple[Tensor, ...], index: Tensor | None) -> tuple[Tensor, ...]:
+    return state if index is None else tuple(s.index_select(1, index) for s in state)
+
+
+def run_native(
+    config: NativeConfig,
+    input: Tensor | PackedSequence,
+    state: tuple[Tensor, ...],
+    weights: Sequence[Tensor],
+    training: bool,
+) -> tuple[Tensor | PackedSequence, tuple[Tensor, ...]]:
+    """Run torch's kernel.
+
+    Args:
+        input: ``(T, N, F)`` time-major, or a `PackedSequence`.
+        state: ``(h0,)`` or ``(h0, c0)`` for LSTM, each ``(D * num_layers, N, size)`` in the
+            batch's original order.
+        weights: the flat weight list in torch's order.
+
+    Returns:
+        ``(output, final state)`` like the input: ``(T, N, D * H_out)`` or a `PackedSequence`.
+    """
+    kernel = KERNELS[config.mode]
+    if isinstance(input, PackedSequence):
+        state = _select(state, input.sorted_indices)
+    hx: Tensor | tuple[Tensor, ...] = state if config.mode == "LSTM" else state[0]
+    args = (hx, list(weights), config.bias, config.num_layers, config.dropout, training)
+    if isinstance(input, PackedSequence):
+        result = kernel(input.data, input.batch_sizes, *args, config.bidirectional)
+        output: Tensor | PackedSequence = PackedSequence(
+            result[0], input.batch_sizes, input.sorted_indices, input.unsorted_indices
+        )
+        return output, _select(tuple(result[1:]), input.unsorted_indices)
+    result = kernel(input, *args, config.bidirectional, False)
+    return result[0], tuple(result[1:])
