@@ -1,0 +1,113 @@
+"""Batches for language modelling with truncated BPTT: parallel streams read a window at a time.
+
+The layout of Zaremba et al. (2014): the corpus is cut into contiguous streams, one per batch
+row, and each batch is the next `bptt` tokens of every stream, so a model can carry its hidden
+state from one batch to the next.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from rnnkit.errors import UserError
+
+
+class StreamBatches:
+    """Cut a token sequence into ``batch_size * num_shards`` streams and read them in windows.
+
+    With ``S = batch_size * num_shards`` streams of ``T = (N - 1) // S`` steps each (``N`` =
+    ``len(ids)``; the tokens past ``S * T + 1`` are dropped), stream ``s`` reads
+    ``ids[s*T : (s+1)*T + 1]``: its inputs are the first ``T`` of those tokens and its targets
+    the last ``T`` (the inputs shifted by one). Shard ``k`` owns streams
+    ``k*batch_size .. (k+1)*batch_size - 1`` as its batch rows, so distributed ranks read
+    disjoint inputs, and every shard yields the same number of batches.
+
+    Iterating yields ``(inputs, targets)``, both ``LongTensor`` of shape ``(batch_size, L)``
+    with ``L = bptt`` (the last batch may be shorter). Batch ``i`` covers steps
+    ``i*bptt .. i*bptt + L - 1`` of every stream, continuing where batch ``i - 1`` stopped.
+    Nothing is random; every epoch yields the same batches.
+
+    Args:
+        ids: the token ids of the whole corpus, shape ``(N,)``.
+        batch_size: streams (batch rows) per shard, ``B``.
+        bptt: steps per batch (the truncation length of backpropagation through time).
+        num_shards: number of distributed ranks sharing the corpus.
+        shard: this rank, ``0 <= shard < num_shards``.
+
+    >>> batches = StreamBatches(list(range(11)), batch_size=2, bptt=3)
+    >>> [x.tolist() for x, _ in batches]
+    [[[0, 1, 2], [5, 6, 7]], [[3, 4], [8, 9]]]
+    """
+
+    def __init__(
+        self,
+        ids: Sequence[int] | torch.Tensor,
+        batch_size: int,
+        bptt: int,
+        *,
+        num_shards: int = 1,
+        shard: int = 0,
+    ) -> None:
+        if batch_size < 1:
+            raise UserError(f"batch_size must be at least 1, got {batch_size}")
+        if bptt < 1:
+            raise UserError(f"bptt must be at least 1, got {bptt}")
+        if num_shards < 1 or not 0 <= shard < num_shards:
+            raise ValueError(f"need 0 <= shard < num_shards, got shard={shard}, {num_shards=}")
+        flat = torch.as_tensor(ids, dtype=torch.long)
+        if flat.dim() != 1:
+            raise ValueError(f"ids must be one-dimensional, got shape {tuple(flat.shape)}")
+        num_streams = batch_size * num_shards
+        steps = (len(flat) - 1) // num_streams  # T
+        if steps < 1:
+            raise UserError(
+                f"corpus too short: {len(flat)} tokens, but {num_streams + 1} are needed for "
+                f"{num_streams} streams (batch_size {batch_size} x {num_shards} shards)"
+            )
+        rows = slice(shard * batch_size, (shard + 1) * batch_size)
+        used = num_streams * steps
+        self._inputs = flat[:used].reshape(num_streams, steps)[rows]  # (B, T)
+        self._targets = flat[1 : used + 1].reshape(num_streams, steps)[rows]  # (B, T)
+        self.batch_size = batch_size
+        self.bptt = bptt
+
+    @property
+    def stream_length(self) -> int:
+        """Steps per stream, ``T``: the number of targets each batch row sees per epoch."""
+        return self._inputs.shape[1]
+
+    @property
+    def num_tokens(self) -> int:
+        """Targets per epoch in this shard, ``batch_size * T``."""
+        return self._inputs.numel()
+
+    def __len__(self) -> int:
+        return math.ceil(self.stream_length / self.bptt)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(0, self.stream_length, self.bptt):
+            window = slice(start, start + self.bptt)
+            yield self._inputs[:, window].contiguous(), self._targets[:, window].contiguous()
+
+
+def split_train_valid(
+    ids: Sequence[int], valid_fraction: float = 0.1
+) -> tuple[list[int], list[int]]:
+    """Split a token sequence into its first ``1 - valid_fraction`` and its last part.
+
+    The split is contiguous (no shuffling), as language-model validation text should be.
+
+    Raises:
+        UserError: `valid_fraction` is not strictly between 0 and 1, or either part is empty.
+    """
+    if not 0 < valid_fraction < 1:
+        raise UserError(f"valid_fraction must be between 0 and 1, got {valid_fraction}")
+    cut = len(ids) - round(len(ids) * valid_fraction)
+    if not 0 < cut < len(ids):
+        raise UserError(
+            f"{len(ids)} tokens are too few to split off {valid_fraction:.0%} for validation"
+        )
+    return list(ids[:cut]), list(ids[cut:])

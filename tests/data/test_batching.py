@@ -1,0 +1,135 @@
+"""Tests for rnnkit.data.batching: stream layout for truncated BPTT, sharding, splits."""
+
+from __future__ import annotations
+
+import doctest
+import itertools
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnnkit.data import batching
+from rnnkit.data.batching import StreamBatches, split_train_valid
+from rnnkit.errors import UserError
+
+
+def streams(batches: StreamBatches) -> tuple[list[list[int]], list[list[int]]]:
+    """Each batch row's inputs and targets, concatenated over all batches."""
+    inputs: list[list[int]] = [[] for _ in range(batches.batch_size)]
+    targets: list[list[int]] = [[] for _ in range(batches.batch_size)]
+    for x, y in batches:
+        for row in range(batches.batch_size):
+            inputs[row] += x[row].tolist()
+            targets[row] += y[row].tolist()
+    return inputs, targets
+
+
+def test_docstring_examples() -> None:
+    assert doctest.testmod(batching).failed == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(2, 120),
+    batch_size=st.integers(1, 5),
+    bptt=st.integers(1, 9),
+    num_shards=st.integers(1, 3),
+)
+def test_streams_are_contiguous_slices_of_the_corpus(
+    n: int, batch_size: int, bptt: int, num_shards: int
+) -> None:
+    corpus = [(7 * i + 3) % 101 for i in range(n)]  # repeats values, unlike a plain range
+    if n < batch_size * num_shards + 1:
+        with pytest.raises(UserError, match=f"{batch_size * num_shards + 1} are needed"):
+            StreamBatches(corpus, batch_size, bptt, num_shards=num_shards)
+        return
+    all_inputs: list[list[int]] = []
+    for shard in range(num_shards):
+        batches = StreamBatches(corpus, batch_size, bptt, num_shards=num_shards, shard=shard)
+        inputs, targets = streams(batches)
+        length = len(inputs[0])
+        shapes = [tuple(x.shape) for x, _ in batches]
+        assert shapes == [tuple(y.shape) for _, y in batches]
+        assert all(s[0] == batch_size for s in shapes)
+        assert all(s[1] == bptt for s in shapes[:-1]) and 1 <= shapes[-1][1] <= bptt
+        assert len(batches) == len(shapes)
+        assert batches.num_tokens == batch_size * length == sum(b * t for b, t in shapes)
+        for row in range(batch_size):
+            start = (shard * batch_size + row) * length
+            assert inputs[row] == corpus[start : start + length]
+            assert targets[row] == corpus[start + 1 : start + length + 1]
+        all_inputs += inputs
+    # together, the streams tile the start of the corpus and drop fewer tokens than one per stream
+    flat = [token for stream in all_inputs for token in stream]
+    assert flat == corpus[: len(flat)]
+    assert 0 <= n - (len(flat) + 1) < batch_size * num_shards
+
+
+def test_targets_are_inputs_shifted_and_batches_continue_each_stream() -> None:
+    corpus = torch.randint(0, 50, (1000,), generator=torch.Generator().manual_seed(0))
+    batches = list(StreamBatches(corpus, batch_size=4, bptt=7))
+    for (x, y), (next_x, _) in itertools.pairwise(batches):
+        assert torch.equal(y[:, :-1], x[:, 1:])
+        assert torch.equal(next_x[:, 0], y[:, -1])  # the next batch starts where this one ended
+    assert all(x.dtype == y.dtype == torch.long for x, y in batches)
+
+
+def test_shards_are_disjoint_rows_of_the_unsharded_layout() -> None:
+    corpus = list(range(500))
+    batch_size, num_shards, bptt = 3, 4, 10
+    whole = list(StreamBatches(corpus, batch_size * num_shards, bptt))
+    shards = [
+        list(StreamBatches(corpus, batch_size, bptt, num_shards=num_shards, shard=k))
+        for k in range(num_shards)
+    ]
+    assert all(len(shard) == len(whole) for shard in shards)
+    for i, (x, y) in enumerate(whole):
+        assert torch.equal(torch.cat([shard[i][0] for shard in shards]), x)
+        assert torch.equal(torch.cat([shard[i][1] for shard in shards]), y)
+    seen = [set(torch.cat([x for x, _ in shard], dim=1).flatten().tolist()) for shard in shards]
+    assert all(seen[a].isdisjoint(seen[b]) for a in range(num_shards) for b in range(a))
+
+
+def test_list_and_tensor_inputs_agree_and_iteration_repeats() -> None:
+    corpus = [5, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9]
+    from_list = StreamBatches(corpus, batch_size=2, bptt=3)
+    from_tensor = StreamBatches(torch.tensor(corpus, dtype=torch.int32), batch_size=2, bptt=3)
+    first, second, third = list(from_list), list(from_list), list(from_tensor)
+    for (a, b), (c, d), (e, f) in zip(first, second, third, strict=True):
+        assert torch.equal(a, c) and torch.equal(b, d)
+        assert torch.equal(a, e) and torch.equal(b, f)
+
+
+def test_shortest_corpus_gives_one_step() -> None:
+    batches = StreamBatches([10, 11, 12, 13], batch_size=3, bptt=5)
+    assert len(batches) == 1 and batches.num_tokens == 3
+    ((x, y),) = list(batches)
+    assert x.tolist() == [[10], [11], [12]] and y.tolist() == [[11], [12], [13]]
+    with pytest.raises(UserError, match="corpus too short: 3 tokens, but 4 are needed"):
+        StreamBatches([10, 11, 12], batch_size=3, bptt=5)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(UserError, match="batch_size"):
+        StreamBatches(list(range(10)), batch_size=0, bptt=2)
+    with pytest.raises(UserError, match="bptt"):
+        StreamBatches(list(range(10)), batch_size=1, bptt=0)
+    with pytest.raises(ValueError, match="shard"):
+        StreamBatches(list(range(10)), batch_size=1, bptt=2, num_shards=2, shard=2)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        StreamBatches(torch.zeros(2, 5, dtype=torch.long), batch_size=1, bptt=2)
+
+
+def test_split_train_valid() -> None:
+    ids = list(range(100))
+    train, valid = split_train_valid(ids, 0.1)
+    assert train == list(range(90)) and valid == list(range(90, 100))
+    train, valid = split_train_valid(ids[:7], 0.25)  # 7 * 0.25 = 1.75, rounds to 2
+    assert (train, valid) == ([0, 1, 2, 3, 4], [5, 6])
+    for fraction in (0.0, 1.0, -0.5):
+        with pytest.raises(UserError, match="valid_fraction"):
+            split_train_valid(ids, fraction)
+    with pytest.raises(UserError, match="too few"):
+        split_train_valid([1, 2], 0.1)
