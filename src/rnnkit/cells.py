@@ -208,20 +208,21 @@ class LSTMCell(RecurrentCell):
     @staticmethod
     def step(w: CellWeights, x_proj: Tensor, state: State) -> State:
         h, c = state
-        gates = recur(w, x_proj, h)  # (N, 4H)
-        i, f, g, o = gates.chunk(4, 1)  # (N, H) each
-        if w.weight_ch is not None:
-            w_ci, w_cf, w_co = w.weight_ch.chunk(3)
-            i, f = i + w_ci * c, f + w_cf * c
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # c' = f ⊙ c + i ⊙ g
-        if w.weight_ch is not None:
-            o = o + w_co * c
-        if w.weight_ln_c is not None:
-            h = torch.sigmoid(o) * torch.tanh(
-                F.layer_norm(c, c.shape[-1:], w.weight_ln_c, w.bias_ln_c)
-            )
+        gates = recur(w, x_proj, h)  # (N, 4H): pre-activations of i, f, g, o
+        width = c.shape[-1]
+        if w.weight_ch is None:
+            i, f, _, o = torch.sigmoid(gates).chunk(4, 1)  # one σ for three gates (g's unused)
+            c = torch.addcmul(f * c, i, torch.tanh(gates[:, 2 * width : 3 * width]))
         else:
-            h = torch.sigmoid(o) * torch.tanh(c)  # h' = o ⊙ tanh(c')
+            a_i, a_f, a_g, a_o = gates.chunk(4, 1)
+            w_ci, w_cf, w_co = w.weight_ch.chunk(3)
+            i, f = torch.sigmoid(a_i + w_ci * c), torch.sigmoid(a_f + w_cf * c)
+            c = torch.addcmul(f * c, i, torch.tanh(a_g))  # c' = f ⊙ c + i ⊙ g
+            o = torch.sigmoid(a_o + w_co * c)
+        if w.weight_ln_c is not None:
+            h = o * torch.tanh(F.layer_norm(c, (width,), w.weight_ln_c, w.bias_ln_c))
+        else:
+            h = o * torch.tanh(c)  # h' = o ⊙ tanh(c')
         if w.weight_hr is not None:
             h = h @ w.weight_hr.t()  # (N, P)
         return h, c

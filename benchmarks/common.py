@@ -1,0 +1,68 @@
+"""What the benchmarks share: interleaved timing, a table on the terminal, a JSON file.
+
+Machines are shared and noisy, so a benchmark never reports absolute seconds alone: each
+candidate is timed in the same run as its reference, the two alternating, and the reported
+figure is the ratio of their best times (the best of several repeats is the one least
+disturbed by other work on the machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def best_times(
+    functions: Sequence[Callable[[], object]], repeats: int, warmup: int = 1
+) -> list[float]:
+    """The best wall-clock time of each function over ``repeats`` interleaved rounds."""
+    for function in functions:
+        for _ in range(warmup):
+            function()
+    best = [float("inf")] * len(functions)
+    for _ in range(repeats):
+        for i, function in enumerate(functions):
+            start = time.perf_counter()
+            function()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right" if column != columns[0] else "left")
+    for row in rows:
+        table.add_row(*(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row))
+    Console(width=160).print(table)
+
+
+def write_json(name: str, payload: dict[str, Any], path: str | None = None) -> Path:
+    """Write ``payload`` plus the machine description to ``path`` (default results/NAME.json)."""
+    target = Path(path) if path else RESULTS / f"{name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"benchmark": name, "machine": machine(), **payload}, indent=2)
+    target.write_text(text + "\n", encoding="utf-8")
+    return target
