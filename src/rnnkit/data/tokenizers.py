@@ -17,17 +17,15 @@ do not want them drop those ids first.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
+from rnnkit.atomic import write_text_atomic
 from rnnkit.data.readers import PathArg, read_text
 from rnnkit.data.vocab import SPECIAL_TOKENS, Vocab
 from rnnkit.errors import UserError
@@ -80,11 +78,14 @@ class Tokenizer(ABC):
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """The inverse of `to_dict`."""
 
+    def to_json(self) -> str:
+        """The tokenizer as the JSON text `save` writes and `load_tokenizer` reads."""
+        data = {"type": self.kind, "format": FORMAT_VERSION, **self.to_dict()}
+        return json.dumps(data, ensure_ascii=False) + "\n"
+
     def save(self, path: PathArg) -> None:
         """Write the tokenizer to `path` as JSON, atomically (a temporary file, then a rename)."""
-        _write_json_atomic(
-            Path(path), {"type": self.kind, "format": FORMAT_VERSION, **self.to_dict()}
-        )
+        write_text_atomic(path, self.to_json())
 
     @classmethod
     def load(cls, path: PathArg) -> Self:
@@ -385,17 +386,3 @@ def _tokenizer_class(kind: object, path: PathArg | None = None) -> type[Tokenize
         return TOKENIZER_KINDS[kind]
     choices = ", ".join(sorted(TOKENIZER_KINDS))
     raise UserError(f"unknown tokenizer type {kind!r}; choose one of: {choices}", path=path)
-
-
-def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    """Write `data` as UTF-8 JSON to a temporary file beside `path`, then rename it onto `path`."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(data, file, ensure_ascii=False)
-            file.write("\n")
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; give it a normal file's mode
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

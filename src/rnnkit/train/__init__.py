@@ -1,6 +1,6 @@
 """Training infrastructure shared by every task: configs, checkpoints and run directories."""
 
-from rnnkit.train.atomic import write_json_atomic
+from rnnkit.atomic import write_json_atomic
 from rnnkit.train.checkpoint import (
     LoadedCheckpoint,
     append_metrics,

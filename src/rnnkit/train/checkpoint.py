@@ -39,8 +39,7 @@ import safetensors.torch
 import torch
 from safetensors import SafetensorError
 
-from rnnkit.errors import UserError
-from rnnkit.train.atomic import (
+from rnnkit.atomic import (
     append_line,
     fsync_dir,
     fsync_file,
@@ -48,6 +47,7 @@ from rnnkit.train.atomic import (
     temp_sibling,
     write_bytes_durable,
 )
+from rnnkit.errors import UserError
 from rnnkit.train.manifest import MANIFEST_NAME, read_manifest, verify_manifest, write_manifest
 
 CONFIG_NAME = "config.yaml"

@@ -27,8 +27,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from rnnkit.atomic import write_text_atomic
 from rnnkit.errors import UserError
-from rnnkit.train.atomic import write_text_atomic
 from rnnkit.train.config_messages import (
     KeyPath,
     describe_problem,
@@ -134,6 +134,9 @@ class TrainConfig(ConfigModel):
     )
     threads: PositiveInt | None = Field(
         default=None, description="CPU threads torch may use (null: torch's default)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Where to train: auto takes a GPU when torch sees one."
     )
     precision: Literal["fp32", "bf16"] = Field(
         default="fp32", description="Numeric precision of the forward pass (bf16: autocast)."

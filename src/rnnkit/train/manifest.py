@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rnnkit.atomic import json_text, write_bytes_durable
 from rnnkit.errors import UserError
-from rnnkit.train.atomic import json_text, write_bytes_durable
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_NAME = "rnnkit-checkpoint"
