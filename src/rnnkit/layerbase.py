@@ -129,6 +129,11 @@ class RecurrentLayer(nn.Module):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    @property
+    def out_features(self) -> int:
+        """Features of each output step: ``D * H_out``."""
+        return self.num_directions * self._state_sizes()[0]
+
     def _build(self, device: Device, dtype: torch.dtype | None) -> None:
         """Register every layer-direction's parameters in torch's order; call once, last."""
         width = self.num_directions * self._state_sizes()[0]
@@ -166,6 +171,13 @@ class RecurrentLayer(nn.Module):
     def flatten_parameters(self) -> None:
         """Kept for torch compatibility. rnnkit keeps parameters separate; torch's cuDNN path
         compacts them at each call instead."""
+
+    def initial_state(self, batch_size: int) -> Tensor | tuple[Tensor, ...]:
+        """The zero state for ``batch_size`` sequences, shaped as ``hx`` (e.g. ``(h_0, c_0)``)."""
+        like = next(self.parameters())
+        rows = self.num_layers * self.num_directions
+        zeros = tuple(like.new_zeros(rows, batch_size, size) for size in self._state_sizes())
+        return self._public_state(zeros)
 
     # --- dispatch ------------------------------------------------------------------------
     def _explain_no_native(self, training: bool) -> str | None:

@@ -1,0 +1,103 @@
+"""`LanguageModel`: embedding -> stacked recurrent layers -> dropout -> output layer.
+
+The classic recurrent language model (Mikolov et al. 2010; with dropout on the non-recurrent
+connections as in Zaremba et al. 2014, and optionally the output layer tied to the embedding,
+Press & Wolf 2017, Inan et al. 2017). It implements the step-wise decoding interface of
+`rnnkit.decode` (`init_state`, `step`, `map_state`, `detach_state`), so generation costs one
+step per new token, whatever the length of the prefix.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.models.recurrent import build_recurrent
+
+State = Tensor | tuple[Tensor, ...]
+
+
+class LanguageModel(nn.Module):
+    """Predicts each next token of a sequence from the tokens before it.
+
+    Args:
+        vocab_size: ``V``.
+        cell: the recurrent cell, a key of `rnnkit.models.recurrent.CELLS`.
+        embedding_dim: ``E``. hidden_size: ``H``. num_layers: stacked recurrent layers.
+        dropout: on the embeddings, between the layers and before the output layer.
+        tie_weights: share the output weights with the embedding (a linear projection
+            ``H -> E`` is inserted when ``H != E``).
+        layer_norm: layer-normalised cells. forget_bias: initial forget-gate bias (1.0 by
+            default; cells without a forget gate ignore it).
+
+    Shapes: ``forward(tokens (N, L), state) -> (logits (N, L, V), state)``; the state is the
+    recurrent layer's (``(h, c)`` of ``(num_layers, N, H)`` for an LSTM).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        *,
+        cell: str = "lstm",
+        embedding_dim: int = 128,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        dropout: float = 0.2,
+        tie_weights: bool = False,
+        layer_norm: bool = False,
+        forget_bias: float | None = 1.0,
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.rnn = build_recurrent(
+            cell,
+            embedding_dim,
+            hidden_size,
+            num_layers=num_layers,
+            dropout=dropout,
+            layer_norm=layer_norm,
+            forget_bias=forget_bias,
+        )
+        self.dropout = nn.Dropout(dropout)
+        features = self.rnn.out_features
+        self.projection = (
+            nn.Linear(features, embedding_dim)
+            if tie_weights and features != embedding_dim
+            else None
+        )
+        self.output = nn.Linear(embedding_dim if tie_weights else features, vocab_size)
+        if tie_weights:
+            self.output.weight = self.embedding.weight
+
+    def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Next-token logits ``(N, L, V)`` for ``tokens`` ``(N, L)``, and the final state."""
+        x = self.dropout(self.embedding(tokens))  # (N, L, E)
+        hidden, state = self.rnn(x, state)  # (N, L, H)
+        hidden = self.dropout(hidden)
+        if self.projection is not None:
+            hidden = self.projection(hidden)  # (N, L, E)
+        return self.output(hidden), state
+
+    # --- the step-wise decoding interface ------------------------------------------------
+    def init_state(self, batch_size: int) -> State:
+        """The zero state for ``batch_size`` sequences."""
+        return self.rnn.initial_state(batch_size)
+
+    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        """Log-probabilities ``(N, V)`` of the token after ``tokens`` ``(N,)``, and the state."""
+        logits, state = self(tokens.unsqueeze(1), state)
+        return F.log_softmax(logits.squeeze(1).float(), dim=-1), state
+
+    @staticmethod
+    def map_state(state: State, index: Tensor) -> State:
+        """The state of the batch rows ``index`` (to select or reorder them, e.g. for beams)."""
+        if isinstance(state, Tensor):
+            return state.index_select(1, index)
+        return tuple(part.index_select(1, index) for part in state)
+
+    @staticmethod
+    def detach_state(state: State) -> State:
+        """The state cut from the graph, for truncated backpropagation through time."""
+        if isinstance(state, Tensor):
+            return state.detach()
+        return tuple(part.detach() for part in state)

@@ -1,0 +1,69 @@
+"""The recurrent layer of a model, chosen by the config key ``model.cell``.
+
+Every task's model builds its recurrent core here, so ``model.cell``, ``model.layer_norm`` and
+``model.forget_bias`` mean the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from rnnkit.errors import UserError
+from rnnkit.layerbase import RecurrentLayer
+from rnnkit.layers import GRU, LSTM, RNN, JordanRNN, MinGRU, MinLSTM
+
+CELLS: dict[str, Callable[..., RecurrentLayer]] = {
+    "rnn": RNN,
+    "rnn_relu": partial(RNN, nonlinearity="relu"),
+    "lstm": LSTM,
+    "gru": GRU,
+    "mingru": MinGRU,
+    "minlstm": MinLSTM,
+    "jordan": JordanRNN,
+}
+LAYER_NORM_CELLS = ("rnn", "rnn_relu", "lstm", "gru")
+FORGET_GATE_CELLS = ("lstm", "minlstm")
+
+
+def build_recurrent(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    *,
+    num_layers: int = 1,
+    dropout: float = 0.0,
+    bidirectional: bool = False,
+    layer_norm: bool = False,
+    forget_bias: float | None = None,
+    proj_size: int = 0,
+) -> RecurrentLayer:
+    """A batch-first rnnkit layer of kind ``cell`` (see `CELLS`).
+
+    ``forget_bias`` applies to the cells with a forget gate and is ignored by the others, so a
+    task can default it to 1.0 for every cell; ``layer_norm`` is an error where a cell lacks it.
+    """
+    if cell not in CELLS:
+        raise UserError(f"model.cell: unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+    if layer_norm and cell not in LAYER_NORM_CELLS:
+        raise UserError(
+            f"model.layer_norm: not available for cell {cell!r} "
+            f"(only {', '.join(LAYER_NORM_CELLS)})"
+        )
+    options: dict[str, Any] = {"layer_norm": layer_norm} if cell in LAYER_NORM_CELLS else {}
+    if cell in FORGET_GATE_CELLS:
+        options["forget_bias"] = forget_bias
+    if proj_size:
+        if cell != "lstm":
+            raise ValueError(f"proj_size needs an lstm cell, not {cell!r}")
+        options["proj_size"] = proj_size
+    return CELLS[cell](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        batch_first=True,
+        dropout=dropout if num_layers > 1 else 0.0,
+        bidirectional=bidirectional,
+        **options,
+    )

@@ -1,0 +1,2 @@
+"""The jobs rnnkit trains, each a `rnnkit.train.task.Task` registered in
+`rnnkit.models.registry`."""

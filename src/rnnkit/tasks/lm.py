@@ -1,0 +1,234 @@
+"""Language modelling (``rnnkit train lm``): predict each next token of a text.
+
+Data: plain-text files (or ``builtin:NAME``), tokenized by characters, words or BPE, cut into
+parallel streams and read ``train.bptt`` tokens at a time with the hidden state carried from
+one batch to the next (truncated backpropagation through time, Zaremba et al. 2014). Without
+``--valid`` the last ``data.valid_fraction`` of the training text is held out for validation.
+
+Metrics: ``loss`` (cross-entropy in nats per token), ``ppl`` (perplexity, ``exp(loss)``) and,
+for character models, ``bpc`` (bits per character, ``loss / ln 2``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor, nn
+
+from rnnkit import decode
+from rnnkit.data.batching import StreamBatches, split_train_valid
+from rnnkit.data.builtin import builtin_text, is_builtin
+from rnnkit.data.readers import read_text
+from rnnkit.data.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
+from rnnkit.errors import UserError
+from rnnkit.models.language_model import LanguageModel, State
+from rnnkit.train.checkpoint import LoadedCheckpoint
+from rnnkit.train.config import ConfigModel, PositiveInt, Rate, RunConfig
+from rnnkit.train.task import DataSources, Task
+
+TOKENIZER_FILE = "tokenizer.json"
+EVAL_BATCH_SIZE = 16
+Cell = Literal["rnn", "rnn_relu", "lstm", "gru", "mingru", "minlstm", "jordan"]
+
+
+class LMModelConfig(ConfigModel):
+    """The language model: the ``model.*`` keys."""
+
+    cell: Cell = Field(default="lstm", description="Recurrent cell.")
+    embedding_dim: PositiveInt = Field(default=128, description="Token embedding size.")
+    hidden_size: PositiveInt = Field(default=512, description="Recurrent state size.")
+    num_layers: PositiveInt = Field(default=2, description="Stacked recurrent layers.")
+    dropout: Rate = Field(default=0.2, description="Dropout on embeddings, between layers, output.")
+    layer_norm: bool = Field(default=False, description="Layer-normalised cells (rnn, lstm, gru).")
+    tie_weights: bool = Field(default=False, description="Share output and embedding weights.")
+    forget_bias: float | None = Field(
+        default=1.0, description="Initial forget-gate bias (lstm, minlstm); null: torch's init."
+    )
+
+
+class LMDataConfig(ConfigModel):
+    """The text and its tokens: the ``data.*`` keys."""
+
+    tokenizer: Literal["char", "word", "bpe"] = Field(default="char", description="Token unit.")
+    vocab_size: PositiveInt | None = Field(
+        default=None, description="Vocabulary size (bpe: target size; char/word: a cap)."
+    )
+    lowercase: bool = Field(default=False, description="Lower-case the text first.")
+    min_freq: PositiveInt = Field(default=1, description="Rarer tokens become <unk> (char/word).")
+    valid_fraction: Rate = Field(
+        default=0.1, description="Share of the training text held out when no --valid is given."
+    )
+
+
+class LMConfig(RunConfig):
+    """The config of a language-modelling run."""
+
+    task: Literal["lm"] = "lm"
+    model: LMModelConfig = Field(default_factory=LMModelConfig, description="The model.")
+    data: LMDataConfig = Field(default_factory=LMDataConfig, description="The data.")
+
+
+def read_corpus(sources: Sequence[Path | str]) -> str:
+    """The text of data files and ``builtin:NAME`` corpora, concatenated."""
+    builtins = [builtin_text(s) for s in sources if is_builtin(s)]
+    files = [s for s in sources if not is_builtin(s)]
+    return "".join(builtins) + (read_text(files) if files else "")
+
+
+class LanguageModelling(Task):
+    """The ``lm`` task: see the module docstring."""
+
+    name = "lm"
+    config_class = LMConfig
+    metric = "loss"
+    config: LMConfig
+    tokenizer: Tokenizer
+
+    def prepare(self, sources: DataSources, saved: LoadedCheckpoint | None = None) -> None:
+        text = read_corpus(sources.train)
+        data = self.config.data
+        if saved is not None:
+            self.load_assets(saved)
+        else:
+            self.tokenizer = build_tokenizer(
+                data.tokenizer,
+                text,
+                vocab_size=data.vocab_size,
+                lowercase=data.lowercase,
+                min_freq=data.min_freq,
+            )
+        ids = self.tokenizer.encode(text)
+        self.data: dict[str, list[int]] = {}
+        if sources.valid:
+            self.data["train"], self.data["valid"] = ids, self._encode(sources.valid)
+        else:
+            self.data["train"], self.data["valid"] = split_train_valid(ids, data.valid_fraction)
+        if sources.test:
+            self.data["test"] = self._encode(sources.test)
+
+    def _encode(self, sources: Sequence[Path | str]) -> list[int]:
+        return self.tokenizer.encode(read_corpus(sources))
+
+    def load_assets(self, checkpoint: LoadedCheckpoint) -> None:
+        self.tokenizer = load_tokenizer(checkpoint.path / TOKENIZER_FILE)
+
+    def assets(self) -> dict[str, bytes | str]:
+        return {TOKENIZER_FILE: self.tokenizer.to_json()}
+
+    def build_model(self) -> LanguageModel:
+        m = self.config.model
+        return LanguageModel(
+            self.tokenizer.vocab_size,
+            cell=m.cell,
+            embedding_dim=m.embedding_dim,
+            hidden_size=m.hidden_size,
+            num_layers=m.num_layers,
+            dropout=m.dropout,
+            tie_weights=m.tie_weights,
+            layer_norm=m.layer_norm,
+            forget_bias=m.forget_bias,
+        )
+
+    def summary(self) -> str:
+        sizes = ", ".join(f"{split} {len(ids):,}" for split, ids in self.data.items())
+        kind, vocab = self.config.data.tokenizer, self.tokenizer.vocab_size
+        return f"{kind} tokens: {sizes}; vocabulary {vocab:,}"
+
+    # --- training ------------------------------------------------------------------------
+    def train_batches(self, epoch: int, shard: int, num_shards: int) -> StreamBatches:
+        train = self.config.train
+        return StreamBatches(
+            self.data["train"], train.batch_size, train.bptt, num_shards=num_shards, shard=shard
+        )
+
+    def loss(
+        self, model: nn.Module, batch: tuple[Tensor, Tensor], carry: State | None
+    ) -> tuple[Tensor, int, State]:
+        inputs, targets = batch  # (N, L) each
+        logits, state = model(inputs, carry)  # (N, L, V)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        return loss, targets.numel(), state
+
+    def detach_carry(self, carry: State | None) -> State | None:
+        return None if carry is None else LanguageModel.detach_state(carry)
+
+    # --- evaluation ----------------------------------------------------------------------
+    def splits(self) -> list[str]:
+        return [split for split in ("valid", "test") if split in self.data]
+
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+        return self._metrics(model, self.data[split])
+
+    def evaluate_files(self, model: nn.Module, paths: Sequence[Path | str]) -> dict[str, float]:
+        return self._metrics(model, self._encode(paths))
+
+    @torch.no_grad()
+    def _metrics(self, model: nn.Module, ids: list[int]) -> dict[str, float]:
+        """Loss, perplexity (and bits per character for char models) of ``model`` on ``ids``."""
+        if len(ids) < 2:
+            raise UserError("too little text to evaluate: it must hold at least two tokens")
+        model.eval()
+        device = next(model.parameters()).device
+        batches = StreamBatches(ids, min(EVAL_BATCH_SIZE, len(ids) - 1), self.config.train.bptt)
+        total, count, state = 0.0, 0, None
+        for inputs, targets in batches:
+            logits, state = model(inputs.to(device), state)
+            total += float(
+                F.cross_entropy(
+                    logits.flatten(0, 1).float(), targets.to(device).flatten(), reduction="sum"
+                )
+            )
+            count += targets.numel()
+        loss = total / count
+        metrics = {"loss": loss, "ppl": math.exp(min(loss, 700.0))}
+        if self.config.data.tokenizer == "char":
+            metrics["bpc"] = loss / math.log(2)
+        return metrics
+
+    # --- generation ----------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(
+        self,
+        model: LanguageModel,
+        prompt: str,
+        length: int,
+        *,
+        num: int = 1,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+    ) -> list[str]:
+        """``num`` continuations of ``prompt`` (a newline if empty), ``length`` tokens each.
+
+        The prompt is fed once, token by token; each new token then costs one step."""
+        ids = self.tokenizer.encode(prompt or "\n")
+        if not ids:
+            raise UserError(f"the prompt {prompt!r} holds no token this model knows")
+        model.eval()
+        device = next(model.parameters()).device
+        tokens = torch.tensor([ids] * num, device=device)  # (num, P)
+        log_probs, state = decode.feed(model, tokens, model.init_state(num))
+        if greedy:
+            generated = decode.greedy(model, log_probs, state, length)
+        else:
+            generator = torch.Generator(device)
+            generator.manual_seed(torch.seed() if seed is None else seed)
+            generated = decode.sample(
+                model,
+                log_probs,
+                state,
+                length,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                generator=generator,
+            )
+        return [prompt + self.tokenizer.decode(row) for row in generated]

@@ -1,0 +1,106 @@
+"""`Task`: what the trainer needs to know about a job, and nothing more.
+
+The trainer (`rnnkit.train.trainer`) knows no task. Each task — language modelling,
+classification, tagging, ... — subclasses `Task` to say how to read its data, build its model,
+compute its training loss and evaluate its metrics, and is registered by name in
+`rnnkit.models.registry`. Adding a task adds files; it never edits the trainer.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+from rnnkit.train.checkpoint import LoadedCheckpoint
+from rnnkit.train.config import RunConfig
+
+
+@dataclass(frozen=True)
+class DataSources:
+    """The files a run reads: training data, and optional validation and test data (paths, or
+    names such as ``builtin:python-docs`` that a task understands)."""
+
+    train: Sequence[Path | str] = ()
+    valid: Sequence[Path | str] = ()
+    test: Sequence[Path | str] = ()
+
+
+class Task(ABC):
+    """A job the trainer can train, e.g. language modelling.
+
+    Lifecycle: ``task = TaskClass(config)``; then either ``task.prepare(sources)`` (training:
+    read the data, fit tokenizers on the training split) or ``task.load_assets(checkpoint)``
+    (inference: the tokenizers a run saved); then ``task.build_model()``.
+    """
+
+    name: ClassVar[str]
+    config_class: ClassVar[type[RunConfig]]
+    metric: ClassVar[str] = "loss"  # the validation metric that picks the best model
+    higher_is_better: ClassVar[bool] = False
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+
+    # --- data and vocabularies -----------------------------------------------------------
+    @abstractmethod
+    def prepare(self, sources: DataSources, saved: LoadedCheckpoint | None = None) -> None:
+        """Read the data of every split; fit tokenizers on the training data, or reuse those
+        of ``saved`` (a checkpoint being resumed) so token ids do not change."""
+
+    @abstractmethod
+    def load_assets(self, checkpoint: LoadedCheckpoint) -> None:
+        """Take the tokenizers / vocabularies a saved run holds, for inference."""
+
+    @abstractmethod
+    def assets(self) -> dict[str, bytes | str]:
+        """The files saved with every checkpoint besides the weights (e.g. tokenizer.json)."""
+
+    @abstractmethod
+    def build_model(self) -> nn.Module:
+        """A freshly initialised model for this task's config and vocabularies."""
+
+    @abstractmethod
+    def summary(self) -> str:
+        """One line on the data, for the log (e.g. tokens and vocabulary size)."""
+
+    # --- training ------------------------------------------------------------------------
+    @abstractmethod
+    def train_batches(self, epoch: int, shard: int, num_shards: int) -> Iterable[Any]:
+        """The training batches of one epoch for data shard ``shard`` of ``num_shards``.
+
+        Must be deterministic given ``epoch`` (and the config's seed), so that a resumed run
+        sees the same batches."""
+
+    def initial_carry(self, model: nn.Module, batch: Any) -> Any:
+        """State carried from batch to batch within an epoch (e.g. an LM's hidden state)."""
+        return None
+
+    @abstractmethod
+    def loss(self, model: nn.Module, batch: Any, carry: Any) -> tuple[Tensor, int, Any]:
+        """``(mean loss over the batch's targets, number of targets, carry for the next batch)``.
+
+        ``model`` may be wrapped (DistributedDataParallel): call it, do not reach inside.
+        The carry is detached from the graph by the trainer (`detach_carry`)."""
+
+    def detach_carry(self, carry: Any) -> Any:
+        """``carry`` cut from the autograd graph (truncated backpropagation through time)."""
+        return carry
+
+    # --- evaluation ----------------------------------------------------------------------
+    @abstractmethod
+    def splits(self) -> list[str]:
+        """The evaluation splits the prepared data has, among "valid" and "test"."""
+
+    @abstractmethod
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+        """The metrics of ``model`` on a prepared split ("valid" or "test"); includes
+        `metric`."""
+
+    @abstractmethod
+    def evaluate_files(self, model: nn.Module, paths: Sequence[Path | str]) -> dict[str, float]:
+        """The metrics of ``model`` on new data files (for ``rnnkit evaluate``)."""

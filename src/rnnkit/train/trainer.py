@@ -1,0 +1,318 @@
+"""`Trainer`: trains any `Task` — optimizer steps, evaluation, checkpoints, early stopping.
+
+One run, step by step:
+
+1. seed every generator, set the thread count, join the process group if launched by torchrun;
+2. build the model (or restore it, with optimizer, schedule, RNG and position, from
+   ``RUN/last`` when resuming);
+3. for each epoch, for each batch of this process's shard: forward (``task.loss``, optionally
+   under bf16 autocast), backward, clip, optimizer step; the task's carry (an LM's hidden
+   state) passes from batch to batch, detached;
+4. evaluate at the end of each epoch (or every ``train.eval_every`` steps): log a record to
+   ``RUN/metrics.jsonl``, save ``RUN/`` when the validation metric improves and ``RUN/last``
+   always; stop early after ``train.patience`` evaluations without improvement, after
+   ``train.max_steps`` steps or ``train.max_minutes`` minutes;
+5. evaluate the best model on the validation and test data and write ``RUN/metrics.json``.
+
+A resumed run continues exactly where ``RUN/last`` left off: on a CPU, a run interrupted and
+resumed ends with the same weights, bit for bit, as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Sized
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnkit.errors import UserError
+from rnnkit.train.checkpoint import LAST_DIR, append_metrics, load_checkpoint, save_checkpoint
+from rnnkit.train.config import dump_config
+from rnnkit.train.distributed import Cluster
+from rnnkit.train.optim import Schedule, build_optimizer
+from rnnkit.train.progress import TrainingProgress
+from rnnkit.train.rng import capture_rng_state, restore_rng_state
+from rnnkit.train.task import Task
+
+
+@dataclass
+class Position:
+    """Where a run stands; saved with every checkpoint."""
+
+    epoch: int = 0  # the epoch under way (from 0)
+    batch: int = 0  # batches of it already trained on
+    step: int = 0  # optimizer steps so far
+    best: float | None = None  # best validation score so far
+    stale: int = 0  # evaluations since the best one
+    elapsed: float = 0.0  # seconds of training so far, all sessions together
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """``batch`` (tensors inside tuples, lists and dicts) on ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, tuple | list):
+        return type(batch)(move_to(item, device) for item in batch)
+    if isinstance(batch, dict):
+        return {key: move_to(value, device) for key, value in batch.items()}
+    return batch
+
+
+@dataclass
+class Meter:
+    """This session's clock, training throughput and latest training loss."""
+
+    elapsed_before: float  # seconds of earlier sessions
+    start: float = field(default_factory=time.monotonic)
+    tokens: int = 0  # targets trained on (all processes)
+    step_seconds: float = 0.0  # time in optimizer steps, without evaluations and checkpoints
+    loss: float = math.nan
+
+    def seconds(self) -> float:
+        """Wall-clock seconds of this session."""
+        return time.monotonic() - self.start
+
+    def tokens_per_s(self) -> float:
+        return self.tokens / max(self.step_seconds, 1e-9)
+
+
+class Trainer:
+    """Trains ``task`` into the run directory ``run_dir`` (see the module docstring)."""
+
+    def __init__(
+        self, task: Task, run_dir: str | Path, *, resume: bool = False, live: bool | None = None
+    ) -> None:
+        self.task, self.run_dir, self.resume, self.live = task, Path(run_dir), resume, live
+        self.config = task.config.train
+        self.cluster = Cluster.join(self.config.device)
+        self.config_yaml = dump_config(task.config)
+        self.position = Position()
+        self.evaluated_at = 0
+
+    # --- the run -------------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        """Train, then return the final metrics (also written to ``RUN/metrics.json``)."""
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        seed_everything(self.config.seed)
+        model = self.task.build_model().to(self.cluster.device)
+        if self.cluster.is_main:
+            size = sum(p.numel() for p in model.parameters())
+            print(f"{self.task.summary()}; model: {size:,} parameters", flush=True)
+        self.optimizer = build_optimizer(model.parameters(), self.config)
+        self.per_epoch = self._batches_per_epoch()
+        total = self.config.epochs * self.per_epoch
+        self.schedule = Schedule(
+            self.optimizer, self.config, min(total, self.config.max_steps or total)
+        )
+        if self.resume:
+            carry = self._restore(model)
+        else:
+            carry = None
+            torch.manual_seed(self.config.seed + self.cluster.rank)  # dropout differs per rank
+        self.evaluated_at = self.position.step
+        wrapped = self.cluster.wrap(model)
+        live = self.live if self.cluster.is_main else False
+        progress = TrainingProgress(
+            self.schedule.total_steps, self._budget(), live, self.position.step
+        )
+        meter = Meter(self.position.elapsed)
+        try:
+            while self.position.epoch < self.config.epochs and not self._should_stop():
+                carry = self._train_epoch(model, wrapped, carry, meter, progress)
+            if self.position.step > self.evaluated_at:
+                self._evaluate(model, carry, meter, progress)
+        finally:
+            progress.close()
+        final = self._finish(model) if self.cluster.is_main else {}
+        self.cluster.barrier()
+        self.cluster.leave()
+        return final
+
+    def _train_epoch(
+        self,
+        model: nn.Module,
+        wrapped: nn.Module,
+        carry: Any,
+        meter: Meter,
+        progress: TrainingProgress,
+    ) -> Any:
+        """Train on the rest of the current epoch, or until a stop; returns the carry."""
+        position, task, cluster = self.position, self.task, self.cluster
+        for index, batch in enumerate(
+            task.train_batches(position.epoch, cluster.rank, cluster.world_size)
+        ):
+            if index < position.batch:
+                continue  # trained on before the run was resumed
+            batch = move_to(batch, cluster.device)
+            if carry is None:
+                carry = task.initial_carry(model, batch)
+            started = time.monotonic()
+            meter.loss, count, carry = self._step(wrapped, batch, carry)
+            meter.step_seconds += time.monotonic() - started
+            position.batch, position.step = index + 1, position.step + 1
+            position.elapsed = meter.elapsed_before + meter.seconds()
+            meter.tokens += count * cluster.world_size
+            progress.update(position.step, position.epoch, meter.loss, meter.tokens_per_s())
+            every = self.config.eval_every
+            if every is not None and position.step % every == 0:
+                self._evaluate(model, carry, meter, progress)
+            if self._should_stop():
+                return carry
+        position.epoch, position.batch = position.epoch + 1, 0
+        if self.config.eval_every is None:
+            self._evaluate(model, None, meter, progress)
+        return None
+
+    def _step(self, model: nn.Module, batch: Any, carry: Any) -> tuple[float, int, Any]:
+        """One optimizer step; returns the loss, the number of targets and the next carry."""
+        self.schedule.apply(self.position.step, self.position.epoch)
+        model.train()
+        bf16 = self.config.precision == "bf16"
+        with torch.autocast(self.cluster.device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss, count, carry = self.task.loss(model, batch, carry)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.clip_value is not None:
+            nn.utils.clip_grad_value_(model.parameters(), self.config.clip_value)
+        if self.config.clip_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), self.config.clip_norm)
+        self.optimizer.step()
+        return float(loss.detach()), count, self.task.detach_carry(carry)
+
+    # --- stopping --------------------------------------------------------------------------
+    def _budget(self) -> float | None:
+        return None if self.config.max_minutes is None else self.config.max_minutes * 60
+
+    def _should_stop(self) -> bool:
+        """Out of steps or time, or no improvement for ``patience`` evaluations."""
+        config, position, budget = self.config, self.position, self._budget()
+        stop = config.max_steps is not None and position.step >= config.max_steps
+        stop = stop or (config.patience is not None and position.stale >= config.patience)
+        if budget is not None:  # clocks differ between processes: stop together
+            stop = self.cluster.any(stop or position.elapsed >= budget)
+        return stop
+
+    # --- evaluation and checkpoints --------------------------------------------------------
+    def _evaluate(
+        self, model: nn.Module, carry: Any, meter: Meter, progress: TrainingProgress
+    ) -> None:
+        """Evaluate on the validation data, log, save ``RUN`` if better and ``RUN/last``."""
+        position, task = self.position, self.task
+        has_valid = self.cluster.is_main and "valid" in task.splits()
+        metrics = task.evaluate(model, "valid") if has_valid else {}
+        score = self.cluster.broadcast([metrics.get(task.metric, math.nan)])[0]
+        improved = (
+            position.best is None
+            or math.isnan(score)
+            or (score > position.best if task.higher_is_better else score < position.best)
+        )
+        if improved:
+            position.best, position.stale = score, 0
+        else:
+            position.stale += 1
+        self.schedule.after_evaluation(improved)
+        self.evaluated_at = position.step
+        ranks = self._gather_rank_states(carry)
+        if self.cluster.is_main:
+            self._log(metrics, meter, progress)
+            saved = {"step": position.step, "valid": metrics}
+            if improved:
+                self._save(self.run_dir, model, saved)
+            self._save(self.run_dir / LAST_DIR, model, saved, self._state(ranks))
+        self.cluster.barrier()
+
+    def _save(
+        self,
+        directory: Path,
+        model: nn.Module,
+        metrics: dict[str, Any],
+        trainer_state: dict[str, Any] | None = None,
+    ) -> None:
+        save_checkpoint(
+            directory,
+            model=model,
+            config_yaml=self.config_yaml,
+            files=self.task.assets(),
+            metrics=metrics,
+            trainer_state=trainer_state,
+        )
+
+    def _log(self, metrics: dict[str, float], meter: Meter, progress: TrainingProgress) -> None:
+        position = self.position
+        record: dict[str, Any] = {
+            "epoch": round(position.epoch + position.batch / max(self.per_epoch, 1), 3),
+            "step": position.step,
+            "train_loss": meter.loss,
+        }
+        record |= {f"valid_{name}": value for name, value in metrics.items()}
+        record |= {
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "tokens_per_s": meter.tokens_per_s(),
+            "elapsed_s": round(position.elapsed, 1),
+        }
+        append_metrics(self.run_dir, record)
+        progress.log(record)
+
+    def _gather_rank_states(self, carry: Any) -> list[dict[str, Any]] | None:
+        """Every rank's RNG state and carry, on rank 0 (a resumed rank takes its own)."""
+        own = {"rng": capture_rng_state(), "carry": move_to(carry, torch.device("cpu"))}
+        if not self.cluster.distributed:
+            return [own]
+        gathered: list[Any] | None = (
+            [None] * self.cluster.world_size if self.cluster.is_main else None
+        )
+        torch.distributed.gather_object(own, gathered, dst=0)
+        return gathered
+
+    def _state(self, ranks: list[dict[str, Any]] | None) -> dict[str, Any]:
+        return {
+            "position": asdict(self.position),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "ranks": ranks,
+        }
+
+    def _restore(self, model: nn.Module) -> Any:
+        """Load ``RUN/last`` into the model, optimizer, schedule and position; the carry back."""
+        checkpoint = load_checkpoint(
+            self.run_dir / LAST_DIR, model, map_location=self.cluster.device
+        )
+        state = checkpoint.trainer_state
+        if state is None:
+            raise UserError(
+                "the checkpoint has no trainer_state.pt to resume from", path=checkpoint.path
+            )
+        self.position = Position(**state["position"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        own = state["ranks"][self.cluster.rank % len(state["ranks"])]
+        restore_rng_state(own["rng"])
+        return move_to(own["carry"], self.cluster.device)
+
+    def _batches_per_epoch(self) -> int:
+        batches = self.task.train_batches(0, self.cluster.rank, self.cluster.world_size)
+        return len(batches) if isinstance(batches, Sized) else sum(1 for _ in batches)
+
+    def _finish(self, model: nn.Module) -> dict[str, Any]:
+        """Evaluate the best model on every split and write ``RUN/metrics.json`` with it."""
+        load_checkpoint(self.run_dir, model, map_location=self.cluster.device)
+        final: dict[str, Any] = {"step": self.position.step, "epoch": self.position.epoch}
+        for split in self.task.splits():
+            final[split] = self.task.evaluate(model, split)
+        self._save(self.run_dir, model, final)
+        return final
