@@ -191,8 +191,15 @@ def _print_final(metrics: dict[str, object], out: Path) -> None:
     typer.echo(f"The best model is in {out}/ (latest checkpoint: {out}/last/).")
 
 
+def _mount_subcommands() -> None:
+    from rnnkit.cli_diagnose import diagnose_app
+
+    app.add_typer(diagnose_app, name="diagnose")
+
+
 def main() -> None:
     """Entry point of the console script."""
+    _mount_subcommands()
     try:
         app()
     except UserError as error:

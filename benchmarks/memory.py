@@ -1,0 +1,132 @@
+"""Long memory: Elman RNN, LSTM, GRU and minGRU on the adding problem and copy memory.
+
+Every cell gets the same fixed budget at every sequence length — the same number of Adam steps
+on fresh batches, batch size, hidden size, learning rate and gradient clipping — and is then
+scored on a fixed test set (the same for every cell) against the trivial baseline:
+
+* adding problem (Hochreiter & Schmidhuber 1997; Le et al. 2015): test MSE; always predicting 1
+  scores 1/6 ≈ 0.167. T is the sequence length.
+* copy memory (Arjovsky et al. 2016): cross-entropy per step, against the memoryless
+  10 ln 8 / (T + 20), and the accuracy on the 10 copied symbols (chance: 1/8). T is the delay;
+  sequences are T + 20 steps long.
+
+"ratio" is the test error over the baseline: 1 learns nothing, 0 is perfect.
+
+    python benchmarks/memory.py                 # 2,000 steps, T in 50 100 200 400: hours on CPU
+    python benchmarks/memory.py --quick         # 20 steps at T = 20: a smoke test
+    python benchmarks/memory.py --tasks adding --lengths 100 --cells lstm gru --steps 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+
+from common import print_table, write_json
+from rnnkit.long_memory import (
+    LAYERS,
+    AddingTask,
+    CopyTask,
+    MemoryModel,
+    MemoryTask,
+    evaluate,
+    train,
+)
+
+TASKS = {"adding": AddingTask, "copy": CopyTask}
+ERROR = {"adding": "mse", "copy": "cross_entropy"}
+
+
+def run(task: MemoryTask, cell: str, args: argparse.Namespace) -> dict[str, object]:
+    """Train one cell on one task under the budget of ``args``; its test scores."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(args.seed)
+        model = MemoryModel(cell, task.input_size, args.hidden, task.output_size)
+    start = time.perf_counter()
+    losses = train(
+        model, task, steps=args.steps, batch_size=args.batch, lr=args.lr,
+        clip_norm=args.clip, seed=args.seed + 1,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    test_inputs, test_targets = task.sample(args.test_size, args.seed + 2)
+    metrics = evaluate(model, task, test_inputs, test_targets)
+    error = metrics[ERROR[task.name]]
+    tail = losses[-max(1, len(losses) // 10) :]
+    row = {"task": task.name, "T": _length(task), "cell": cell, "error": error}
+    row |= {"baseline": task.baseline(), "ratio": error / task.baseline()}
+    row |= {"accuracy": metrics.get("accuracy"), "train_loss": sum(tail) / len(tail)}
+    return row | {"train_seconds": seconds}
+
+
+def _length(task: MemoryTask) -> int:
+    return task.length if isinstance(task, AddingTask) else task.delay
+
+
+def _finite(row: dict[str, object]) -> dict[str, object]:
+    """NaN / inf (a diverged run) as None, so that the JSON stays standard."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+
+
+def table(rows: list[dict[str, object]], task: str) -> list[list[object]]:
+    shown = ("T", "cell", "error", "baseline", "ratio", "accuracy", "train_seconds")
+    return [["-" if r[k] is None else r[k] for k in shown] for r in rows if r["task"] == task]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["adding", "copy"])
+    parser.add_argument("--lengths", nargs="+", type=int, default=[50, 100, 200, 400])
+    parser.add_argument(
+        "--cells", nargs="+", choices=list(LAYERS), default=["rnn", "lstm", "gru", "mingru"]
+    )
+    parser.add_argument("--steps", type=int, default=2000, help="Adam steps per run")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--clip", type=float, default=1.0, help="gradient clipping norm")
+    parser.add_argument("--test-size", type=int, default=1000, help="test sequences per task")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--quick", action="store_true", help="20 steps, T = 20, 200 test sequences")
+    parser.add_argument("--json", help="where to write the results (default results/memory.json)")
+    args = parser.parse_args()
+    if args.quick:
+        args.steps, args.lengths, args.test_size = 20, [20], 200
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for name in args.tasks:
+        for length in args.lengths:
+            for cell in args.cells:
+                rows.append(_finite(run(TASKS[name](length), cell, args)))
+                print(f"{name} T={length} {cell}: {rows[-1]['error']}", flush=True)
+    columns = [
+        "T",
+        "cell",
+        "test error",
+        "baseline",
+        "error / baseline",
+        "copy accuracy",
+        "train s",
+    ]
+    for name in args.tasks:
+        title = (
+            f"{name}: test {ERROR[name]} after {args.steps} steps (batch {args.batch}, "
+            f"hidden {args.hidden}, Adam lr {args.lr:g}, clip {args.clip:g})"
+        )
+        print_table(title, columns, table(rows, name))
+    settings = {k: v for k, v in vars(args).items() if k != "json"}
+    print("wrote", write_json("memory", {"settings": settings, "rows": rows}, args.json))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+r"""Vanishing and exploding gradients, measured: ‖∂L/∂h_t‖ against the distance from the loss.
+
+`gradient_flow` runs any unidirectional rnnkit (or torch.nn) layer one step at a time, feeding
+its state back, so that every step's state is a tensor of its own, then asks autograd for
+∂L/∂h_t and ∂L/∂x_t. With the loss taken at the last step ``T - 1``, the gradient at distance
+``d`` is the one at step ``T - 1 - d``: it is the loss's gradient carried back through ``d``
+recurrent Jacobians ∂h_t/∂h_{t-1}, whose product shrinks or grows geometrically in an Elman
+network (Bengio et al. 1994; Pascanu et al. 2013) and is kept near 1 by the LSTM's additive
+cell state (Hochreiter & Schmidhuber 1997).
+
+`flow_report` is the experiment behind ``rnnkit diagnose gradient-flow``: several cells on one
+batch of the adding problem, at initialisation and after a short training, plus the effect of
+gradient clipping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.long_memory import EXPLODING_GAIN, AddingTask, MemoryModel, MemoryTask, train
+
+Loss = Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """Gradient norms by distance from the loss, each the mean over the batch of the norm of
+    one sequence's gradient; index ``d`` is step ``T - 1 - d``."""
+
+    distances: list[int]  # 0 .. T-1
+    hidden: list[float]  # ‖∂L/∂h_t‖, h the top layer's state (its output; not an LSTM's c)
+    input: list[float]  # ‖∂L/∂x_t‖
+
+
+def gradient_flow(layer: nn.Module, x: Tensor, *, loss: str | Loss = "last") -> GradientFlow:
+    """Measure how the gradient of a loss at the last step reaches earlier steps.
+
+    Args:
+        layer: a unidirectional recurrent layer taking ``(input, hx)`` and returning
+            ``(output, state)``; any rnnkit layer, or torch.nn.RNN / LSTM / GRU.
+        x: ``(T, N, I)``, or ``(N, T, I)`` if ``layer.batch_first``.
+        loss: ``"last"``: ``L = Σ_n ⟨u, y_{T-1}⟩`` with ``u`` the unit vector ``1/√H``, so the
+            gradient at distance 0 has norm 1; or a function of the outputs ``(T, N, H)``
+            (batch first if the layer is) returning a scalar. Make it a *sum* over the batch
+            of each sequence's loss, so each sequence's gradient is its own.
+    """
+    if getattr(layer, "bidirectional", False):
+        raise ValueError("gradient_flow steps the layer forward; it cannot be bidirectional")
+    time_dim = 1 if getattr(layer, "batch_first", False) else 0
+    x = x.detach().clone().requires_grad_()
+    state, hidden = None, []
+    for x_t in x.split(1, dim=time_dim):  # one step at a time, the state fed back
+        _, state = layer(x_t, state)
+        state, top = _expose_top(state)
+        hidden.append(top)
+    outputs = torch.stack(hidden, dim=time_dim)
+    value = last_step_loss(outputs, time_dim) if loss == "last" else _as_loss(loss)(outputs)
+    *grad_hidden, grad_x = torch.autograd.grad(value, [*hidden, x], allow_unused=True)
+    norms = [0.0 if g is None else float(g.norm(dim=-1).mean()) for g in grad_hidden]
+    assert grad_x is not None
+    input_norms = grad_x.norm(dim=-1).mean(dim=1 - time_dim)  # (T,)
+    return GradientFlow(list(range(len(norms))), norms[::-1], input_norms.flip(0).tolist())
+
+
+def _expose_top(state: Tensor | tuple[Tensor, ...]) -> tuple[Any, Tensor]:
+    """The top layer's ``h`` ``(N, H)`` as a tensor of its own, and the state rebuilt from it,
+    so that both the loss and the next step read that very tensor."""
+    parts = state if isinstance(state, tuple) else (state,)
+    top = parts[0][-1]  # (N, H)
+    h = torch.cat([parts[0][:-1], top[None]])  # (layers, N, H)
+    return ((h, *parts[1:]) if isinstance(state, tuple) else h), top
+
+
+def last_step_loss(outputs: Tensor, time_dim: int = 0) -> Tensor:
+    """``Σ_n ⟨u, y_{T-1}⟩`` with ``u = (1, ..., 1) / √H``: a loss whose gradient at the last
+    step has norm 1 for every sequence."""
+    last = outputs.select(time_dim, -1)  # (N, H)
+    return last.sum() / math.sqrt(last.shape[-1])
+
+
+def _as_loss(loss: str | Loss) -> Loss:
+    if isinstance(loss, str):
+        raise ValueError(f"unknown loss {loss!r}; expected 'last' or a function of the outputs")
+    return loss
+
+
+# --- the experiment of `rnnkit diagnose gradient-flow` -----------------------------------------
+@dataclass(frozen=True)
+class FlowSettings:
+    """Everything that produces a `flow_report`."""
+
+    cells: tuple[str, ...]
+    length: int = 200
+    hidden: int = 128
+    batch: int = 32
+    seed: int = 0
+    train_steps: int = 0
+    lr: float = 1e-3
+    clip_norm: float = 1.0
+
+
+def flow_report(settings: FlowSettings) -> dict[str, Any]:
+    """Gradient flow of each cell on one batch of the adding problem, JSON-ready.
+
+    Each cell gets a `MemoryModel` (hidden size ``settings.hidden``, initialised under
+    ``settings.seed``) and the loss ``Σ_n (ŷ_n - y_n)²`` read at the last step. Returns::
+
+        {"distances": [0, 1, ...],
+         "cells": {cell: [‖∂L/∂h‖ at each distance], ...},   # at initialisation
+         "trained": {...}, "train_loss": {cell: mean loss of the last 10% of steps},
+                                                             # only with train_steps
+         "clipping": {"clip_norm": c, "cells": {cell: {"before": ‖g‖, "after": ‖g‖}}},
+         "settings": {...}}
+
+    ``trained`` is measured after ``train_steps`` Adam steps (learning rate ``lr``, gradients
+    clipped to ``clip_norm``) on fresh batches; ``clipping`` gives the norm of the training
+    gradient at initialisation before and after clipping. Non-finite norms are None.
+    """
+    task = AddingTask(settings.length)
+    inputs, targets = task.sample(settings.batch, settings.seed)
+    report: dict[str, Any] = {"distances": list(range(settings.length)), "cells": {}}
+    clipping: dict[str, Any] = {"clip_norm": settings.clip_norm, "cells": {}}
+    if settings.train_steps:
+        report |= {"trained": {}, "train_loss": {}}
+    for cell in settings.cells:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(settings.seed)
+            model = MemoryModel(cell, task.input_size, settings.hidden, task.output_size)
+        report["cells"][cell] = _task_flow(model, inputs, targets)
+        clipping["cells"][cell] = clipping_effect(model, task, inputs, targets, settings.clip_norm)
+        if settings.train_steps:
+            losses = train(
+                model, task, steps=settings.train_steps, batch_size=settings.batch,
+                lr=settings.lr, clip_norm=settings.clip_norm, seed=settings.seed + 1,
+            )  # fmt: skip
+            tail = losses[-max(1, len(losses) // 10) :]
+            report["train_loss"][cell] = _finite(sum(tail) / len(tail))
+            report["trained"][cell] = _task_flow(model, inputs, targets)
+    settings_record = asdict(settings) | {"task": "adding", "exploding_gain": EXPLODING_GAIN}
+    return report | {"clipping": clipping, "settings": settings_record}
+
+
+def clipping_effect(
+    model: nn.Module, task: MemoryTask, inputs: Tensor, targets: Tensor, clip_norm: float
+) -> dict[str, float | None]:
+    """Total norm of the training gradient on one batch before and after clipping it."""
+    model.zero_grad()
+    task.loss(model(inputs), targets).backward()
+    before = nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    after = nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+    model.zero_grad()
+    return {"before": _finite(float(before)), "after": _finite(float(after))}
+
+
+def _task_flow(model: MemoryModel, inputs: Tensor, targets: Tensor) -> list[float | None]:
+    def loss(outputs: Tensor) -> Tensor:  # Σ_n (ŷ_n - y_n)², read at the last step
+        return F.mse_loss(model.readout(outputs[:, -1]).squeeze(-1), targets, reduction="sum")
+
+    return [_finite(v) for v in gradient_flow(model.layer, inputs, loss=loss).hidden]
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
