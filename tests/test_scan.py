@@ -8,7 +8,9 @@ import torch
 from torch.autograd import gradcheck
 
 import rnnkit
-from rnnkit.scan import log_linear_scan
+from rnnkit.scan import chunked_linear_scan, log_linear_scan
+
+SCANS = pytest.mark.parametrize("scan", [log_linear_scan, chunked_linear_scan])
 
 
 def _sequential(a, b, h0):
@@ -19,22 +21,33 @@ def _sequential(a, b, h0):
     return torch.stack(states)
 
 
-@pytest.mark.parametrize("steps", [1, 7, 300])
-def test_scan_equals_the_sequential_recurrence(steps):
+@SCANS
+@pytest.mark.parametrize("steps", [1, 7, 16, 300])
+def test_scan_equals_the_sequential_recurrence(scan, steps):
     torch.manual_seed(0)
     a = torch.rand(steps, 3, 4, dtype=torch.float64) * 0.999 + 1e-3
     b = torch.rand(steps, 3, 4, dtype=torch.float64) * 2
     h0 = torch.randn(3, 4, dtype=torch.float64)  # any sign
-    got = log_linear_scan(a.log(), b.log(), h0)
+    got = scan(a.log(), b.log(), h0)
     torch.testing.assert_close(got, _sequential(a, b, h0), rtol=1e-10, atol=1e-10)
 
 
-def test_scan_survives_long_sequences_with_vanishing_coefficients():
+@SCANS
+def test_scan_gradients(scan):
+    torch.manual_seed(0)
+    log_a = (-torch.rand(11, 2, 3, dtype=torch.float64) - 0.01).requires_grad_()
+    log_b = torch.randn(11, 2, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert gradcheck(scan, (log_a, log_b, h0))
+
+
+@SCANS
+def test_scan_survives_long_sequences_with_vanishing_coefficients(scan):
     torch.manual_seed(0)
     steps = 5000
     a = torch.full((steps, 1, 2), 0.5, dtype=torch.float64)  # A_t underflows to 0 long before T
     b = torch.rand(steps, 1, 2, dtype=torch.float64) + 0.1
-    got = log_linear_scan(a.log(), b.log(), torch.ones(1, 2, dtype=torch.float64))
+    got = scan(a.log(), b.log(), torch.ones(1, 2, dtype=torch.float64))
     assert torch.isfinite(got).all()
     torch.testing.assert_close(got, _sequential(a, b, torch.ones(1, 2, dtype=torch.float64)))
 

@@ -17,7 +17,7 @@ from torch import Tensor
 from rnnkit.cellbase import CellWeights, Device, Shapes, State, activation
 from rnnkit.cells import GRUCell, JordanCell, LSTMCell, MinGRUCell, MinLSTMCell, RNNCell
 from rnnkit.layerbase import RecurrentLayer
-from rnnkit.scan import log_linear_scan, min_gru_coefficients, min_lstm_coefficients
+from rnnkit.scan import min_gru_coefficients, min_lstm_coefficients, parallel_scan
 from rnnkit.sequences import Padding
 
 
@@ -313,7 +313,7 @@ class _ScanLayer(RecurrentLayer):
         if self.backend == "loop":
             return super()._run_direction(w, x, state, padding)
         log_a, log_b = self._coefficients(self.cell.project_input(w, x))
-        h = log_linear_scan(log_a, log_b, state[0])  # (T, N, H)
+        h = parallel_scan(log_a, log_b, state[0])  # (T, N, H)
         if padding is None:
             return h, (h[-1],)
         last = (padding.lengths - 1).to(h.device).view(1, -1, 1).expand(1, *h.shape[1:])
@@ -328,8 +328,9 @@ class MinGRU(_ScanLayer):
     r"""A multi-layer minGRU (Feng et al. 2024), trained over whole sequences by a parallel scan.
 
     Runs `rnnkit.MinGRUCell` (equations there). With ``backend="auto"`` each layer computes
-    all steps at once with the log-space scan of `rnnkit.scan`; ``backend="loop"`` steps the
-    cell through time (the same numbers; the form for streaming one step at a time).
+    the whole sequence with the parallel scan of `rnnkit.scan` (log-space on a GPU, chunked on
+    a CPU); ``backend="loop"`` steps the cell through time (the same numbers; the form for
+    streaming one step at a time).
 
     Args: ``input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
     device, dtype`` as `LSTM`. Inputs ``input, h_0, lengths``; outputs

@@ -6,7 +6,8 @@ The learning rate at optimizer step ``s`` (counted from 0) in epoch ``e`` is
 
 * ``warmup(s) = min(1, (s + 1) / warmup_steps)`` (linear warm-up; 1 without warm-up);
 * ``decay``: ``constant`` 1; ``step`` ``lr_gamma ** (e // lr_step_size)``; ``cosine``
-  ``(1 + cos(π · p)) / 2`` with ``p`` the fraction of the run's steps after warm-up done;
+  ``(1 + cos(π · p)) / 2`` with ``p`` the fraction of the run done: of its steps after
+  warm-up, or of its time budget ``train.max_minutes`` if that is further along;
 * ``plateau``: multiplied by ``lr_gamma`` after each evaluation that does not improve on the
   best validation score (the "anneal on plateau" of Zaremba et al. 2014; 1 for the others).
 
@@ -48,8 +49,9 @@ class Schedule:
         self.optimizer, self.config, self.total_steps = optimizer, config, max(total_steps, 1)
         self.plateau = 1.0
 
-    def lr(self, step: int, epoch: int) -> float:
-        """The learning rate of optimizer step ``step`` (from 0) in epoch ``epoch`` (from 0)."""
+    def lr(self, step: int, epoch: int, time_done: float = 0.0) -> float:
+        """The learning rate of optimizer step ``step`` (from 0) in epoch ``epoch`` (from 0),
+        ``time_done`` of the time budget being spent (0 without one)."""
         config = self.config
         warmup = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
         decay = 1.0
@@ -57,13 +59,13 @@ class Schedule:
             decay = config.lr_gamma ** (epoch // config.lr_step_size)
         elif config.lr_schedule == "cosine":
             span = max(self.total_steps - config.warmup_steps, 1)
-            done = min(max(step - config.warmup_steps, 0) / span, 1.0)
+            done = min(max(max(step - config.warmup_steps, 0) / span, time_done), 1.0)
             decay = 0.5 * (1.0 + math.cos(math.pi * done))
         return config.lr * warmup * decay * self.plateau
 
-    def apply(self, step: int, epoch: int) -> float:
+    def apply(self, step: int, epoch: int, time_done: float = 0.0) -> float:
         """Set the learning rate for step ``step`` and return it."""
-        lr = self.lr(step, epoch)
+        lr = self.lr(step, epoch, time_done)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         return lr
