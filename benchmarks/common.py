@@ -1,9 +1,9 @@
 """What the benchmarks share: interleaved timing, a table on the terminal, a JSON file.
 
 Machines are shared and noisy, so a benchmark never reports absolute seconds alone: each
-candidate is timed in the same run as its reference, the two alternating, and the reported
-figure is the ratio of their best times (the best of several repeats is the one least
-disturbed by other work on the machine).
+candidate is timed in the same run as its reference, round after round, and the reported
+figure is the median over rounds of their ratio; throughput comes from the best round, the
+one least disturbed by other work on the machine.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,20 +24,29 @@ from rich.table import Table
 RESULTS = Path(__file__).parent / "results"
 
 
-def best_times(
+def interleaved_times(
     functions: Sequence[Callable[[], object]], repeats: int, warmup: int = 1
-) -> list[float]:
-    """The best wall-clock time of each function over ``repeats`` interleaved rounds."""
+) -> list[list[float]]:
+    """Wall-clock times of each function over ``repeats`` rounds, ``times[i][round]``.
+
+    Every round runs every function once, in forward order on even rounds and backward on odd
+    ones, so that a slow spell of the machine falls on candidates and references alike."""
     for function in functions:
         for _ in range(warmup):
             function()
-    best = [float("inf")] * len(functions)
-    for _ in range(repeats):
-        for i, function in enumerate(functions):
+    times: list[list[float]] = [[] for _ in functions]
+    for round_ in range(repeats):
+        order = range(len(functions)) if round_ % 2 == 0 else reversed(range(len(functions)))
+        for i in order:
             start = time.perf_counter()
-            function()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
+            functions[i]()
+            times[i].append(time.perf_counter() - start)
+    return times
+
+
+def ratio(candidate: Sequence[float], reference: Sequence[float]) -> float:
+    """The median over rounds of candidate time / reference time (robust to noisy rounds)."""
+    return statistics.median(c / r for c, r in zip(candidate, reference, strict=True))
 
 
 def machine() -> dict[str, Any]:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import rnnkit
-from common import best_times, print_table, write_json
+from common import interleaved_times, print_table, ratio, write_json
 
 Factory = Callable[[int], nn.Module]
 
@@ -65,13 +65,8 @@ def measure(hidden: int, batch: int, steps: int, repeats: int) -> list[dict[str,
     layers |= {name: make(hidden) for name, (make, _) in CANDIDATES.items()}
     rows: list[dict[str, object]] = []
     for mode in MODES:
-        times = dict(
-            zip(
-                layers,
-                best_times([runner(m, x, mode) for m in layers.values()], repeats),
-                strict=True,
-            )
-        )
+        runners = [runner(m, x, mode) for m in layers.values()]
+        times = dict(zip(layers, interleaved_times(runners, repeats), strict=True))
         for name, (_, reference) in CANDIDATES.items():
             rows.append(
                 {
@@ -79,9 +74,9 @@ def measure(hidden: int, batch: int, steps: int, repeats: int) -> list[dict[str,
                     "mode": mode,
                     "layer": name,
                     "reference": f"torch.nn.{reference}",
-                    "tokens_per_s": batch * steps / times[name],
-                    "reference_tokens_per_s": batch * steps / times[reference],
-                    "time_ratio": times[name] / times[reference],
+                    "tokens_per_s": batch * steps / min(times[name]),
+                    "reference_tokens_per_s": batch * steps / min(times[reference]),
+                    "time_ratio": ratio(times[name], times[reference]),
                 }
             )
     return rows
@@ -105,14 +100,17 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, nargs="+", default=[128, 256, 512])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--json", help="where to write the results (default results/layers.json)")
     args = parser.parse_args()
     rows = [row for h in args.hidden for row in measure(h, args.batch, args.steps, args.repeats)]
     columns = ["layer", "reference", *(f"ratio H={h}" for h in args.hidden)]
     columns += [f"tok/s H={h}" for h in args.hidden]
     for mode in MODES:
-        title = f"{mode}: B={args.batch}, T={args.steps}; time / reference time (lower is faster)"
+        title = (
+            f"{mode}: B={args.batch}, T={args.steps}; median time / reference time "
+            "(lower is faster), best tokens/s"
+        )
         print_table(title, columns, table(rows, mode, args.hidden))
     settings = {"batch": args.batch, "steps": args.steps, "repeats": args.repeats}
     print("wrote", write_json("layers", {"settings": settings, "rows": rows}, args.json))

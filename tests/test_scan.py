@@ -111,3 +111,17 @@ def test_scan_layer_gradcheck(layer_cls):
         return out, h
 
     assert gradcheck(run, (x, h0, *params), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer_cls", [rnnkit.MinGRU, rnnkit.MinLSTM, rnnkit.JordanRNN])
+def test_packed_sequence_equals_lengths(layer_cls):
+    """Layers torch lacks take a `PackedSequence` as torch's layers do."""
+    torch.manual_seed(0)
+    layer = layer_cls(4, 6, bidirectional=True)
+    x, lengths = torch.randn(7, 3, 4), torch.tensor([4, 7, 2])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    out_packed, h_packed = layer(packed)
+    out, h = layer(x, lengths=lengths)
+    unpacked, _ = torch.nn.utils.rnn.pad_packed_sequence(out_packed, total_length=7)
+    torch.testing.assert_close(unpacked, out)
+    torch.testing.assert_close(h_packed, h)

@@ -136,9 +136,8 @@ class RecurrentLayer(nn.Module):
 
     def _build(self, device: Device, dtype: torch.dtype | None) -> None:
         """Register every layer-direction's parameters in torch's order; call once, last."""
-        width = self.num_directions * self._state_sizes()[0]
         for layer in range(self.num_layers):
-            shapes = self._cell_shapes(self.input_size if layer == 0 else width)
+            shapes = self._cell_shapes(self.input_size if layer == 0 else self.out_features)
             for direction in range(self.num_directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 for name, shape in shapes.items():
