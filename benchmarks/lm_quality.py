@@ -25,9 +25,9 @@ SETTINGS = [
     "model.cell=lstm",
     "model.num_layers=2",
     "model.embedding_dim=64",
-    "model.hidden_size=384",
+    "model.hidden_size=512",
     "model.dropout=0.2",
-    "train.batch_size=32",
+    "train.batch_size=64",
     "train.bptt=128",
     "train.lr=0.003",
     "train.lr_schedule=cosine",
@@ -35,6 +35,7 @@ SETTINGS = [
     "train.epochs=1000",
     "train.eval_every=200",
     "train.threads=2",
+    "train.precision=bf16",
 ]
 
 

@@ -14,6 +14,7 @@ scored on a fixed test set (the same for every cell) against the trivial baselin
 
     python benchmarks/memory.py                 # 2,000 steps, T in 50 100 200 400: hours on CPU
     python benchmarks/memory.py --quick         # 20 steps at T = 20: a smoke test
+    python benchmarks/memory.py --jobs 2 --threads 1   # two runs at a time, one core each
     python benchmarks/memory.py --tasks adding --lengths 100 --cells lstm gru --steps 500
 """
 
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
@@ -82,7 +85,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["adding", "copy"])
     parser.add_argument("--lengths", nargs="+", type=int, default=[50, 100, 200, 400])
     parser.add_argument(
-        "--cells", nargs="+", choices=list(LAYERS), default=["rnn", "lstm", "gru", "mingru"]
+        "--cells",
+        nargs="+",
+        choices=list(LAYERS),
+        default=["rnn", "lstm", "lstm_fb1", "gru", "mingru"],
     )
     parser.add_argument("--steps", type=int, default=2000, help="Adam steps per run")
     parser.add_argument("--batch", type=int, default=64)
@@ -91,7 +97,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clip", type=float, default=1.0, help="gradient clipping norm")
     parser.add_argument("--test-size", type=int, default=1000, help="test sequences per task")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side, one per process")
     parser.add_argument("--quick", action="store_true", help="20 steps, T = 20, 200 test sequences")
     parser.add_argument("--json", help="where to write the results (default results/memory.json)")
     args = parser.parse_args()
@@ -100,16 +107,34 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def set_up_process(threads: int) -> None:
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # vanishing gradients in denormal floats: up to 8x slower
+
+
+def run_one(name: str, length: int, cell: str, args: argparse.Namespace) -> dict[str, object]:
+    row = _finite(run(TASKS[name](length), cell, args))
+    print(f"{name} T={length} {cell}: {row['error']}", flush=True)
+    return row
+
+
+def run_all(args: argparse.Namespace) -> list[dict[str, object]]:
+    """Every (task, length, cell) run, in that order; ``args.jobs`` processes side by side."""
+    runs = [(n, t, c) for n in args.tasks for t in args.lengths for c in args.cells]
+    if args.jobs == 1:
+        set_up_process(args.threads)
+        return [run_one(*key, args) for key in runs]
+    spawn = multiprocessing.get_context("spawn")  # a forked OpenMP thread pool can hang
+    with ProcessPoolExecutor(
+        args.jobs, mp_context=spawn, initializer=set_up_process, initargs=(args.threads,)
+    ) as pool:
+        futures = [pool.submit(run_one, *key, args) for key in runs]
+        return [future.result() for future in futures]
+
+
 def main() -> None:
     args = parse_args()
-    torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # vanishing gradients in denormal floats: up to 8x slower
-    rows = []
-    for name in args.tasks:
-        for length in args.lengths:
-            for cell in args.cells:
-                rows.append(_finite(run(TASKS[name](length), cell, args)))
-                print(f"{name} T={length} {cell}: {rows[-1]['error']}", flush=True)
+    rows = run_all(args)
     columns = [
         "T",
         "cell",

@@ -49,8 +49,20 @@ def test_gradient_flow_in_process(tmp_path):
     args = ["diagnose", "gradient-flow", "--cells", "rnn,lstm", "--no-exploding", *TINY]
     result = CliRunner().invoke(_app(), [*args, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    _check_report(tmp_path, ["rnn", "lstm"], trained=False)
+    report = _check_report(tmp_path, ["rnn", "lstm"], trained=False)
+    assert report["clipping"]["clip_norm"] == 1.0
     assert "lstm" in result.output
+
+
+def test_clip_norm_zero_trains_without_clipping(tmp_path):
+    args = ["diagnose", "gradient-flow", "--cells", "rnn", "--no-exploding", *TINY]
+    args += ["--clip-norm", "0", "--train-steps", "1", "--out", str(tmp_path)]
+    result = CliRunner().invoke(_app(), args)
+    assert result.exit_code == 0, result.output
+    report = _check_report(tmp_path, ["rnn"], trained=True)
+    assert report["clipping"]["clip_norm"] is None
+    assert report["settings"]["clip_norm"] is None
+    assert "clip none" in result.output and "train loss" in result.output
 
 
 def test_unknown_cell_is_a_usage_error(tmp_path):

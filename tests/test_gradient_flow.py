@@ -106,3 +106,16 @@ def test_flow_report():
         assert effect["after"] == pytest.approx(min(effect["before"], 1.0), rel=1e-5)
     assert list(report["settings"]["cells"]) == ["rnn", "rnn_relu_large_init"]
     assert "trained" not in flow_report(FlowSettings(cells=("gru",), length=5, hidden=4, batch=2))
+
+
+def test_flow_report_without_clipping():
+    """clip_norm=None trains on the raw gradient: the exploding cell's gradient is left as it
+    is, and its training goes elsewhere than the clipped one's."""
+    common = dict(cells=("rnn_relu_large_init",), length=30, hidden=16, batch=4, train_steps=3)
+    clipped = flow_report(FlowSettings(**common))
+    raw = flow_report(FlowSettings(**common, clip_norm=None))
+    effect = raw["clipping"]["cells"]["rnn_relu_large_init"]
+    assert raw["clipping"]["clip_norm"] is None
+    assert effect["after"] == effect["before"] > 1e3
+    assert raw["cells"] == clipped["cells"]  # the same model at initialisation
+    assert raw["train_loss"] != clipped["train_loss"]

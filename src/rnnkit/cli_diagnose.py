@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
+import torch
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +24,7 @@ from rnnkit.long_memory import LAYERS
 EXPLODING = "rnn_relu_large_init"
 DEFAULT_CELLS = "rnn,lstm,lstm_fb1,gru,mingru"
 SHOWN_DISTANCES = (0, 10, 50, 100, 200, 400)
+FLOAT32_TINY = torch.finfo(torch.float32).tiny  # below it a float32 gradient is denormal or 0
 
 diagnose_app = typer.Typer(
     help="Diagnose recurrent networks: how gradients flow back through time.",
@@ -52,13 +54,15 @@ def gradient_flow_command(
     exploding: Annotated[
         bool, typer.Option(help=f"Add {EXPLODING}: relu Elman, W_hh = 1.5 × orthogonal.")
     ] = True,
-    clip_norm: Annotated[float, typer.Option(min=0.0, help="Gradient clipping norm.")] = 1.0,
+    clip_norm: Annotated[
+        float, typer.Option(min=0.0, help="Gradient clipping norm in training; 0: no clipping.")
+    ] = 1.0,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = 1e-3,
 ) -> None:
     """Plot ‖∂L/∂h_t‖ against the distance from the loss, one line per cell."""
     names = _cell_names(cells, exploding)
     settings = FlowSettings(
-        tuple(names), length, hidden, batch, seed, train_steps, lr=lr, clip_norm=clip_norm
+        tuple(names), length, hidden, batch, seed, train_steps, lr=lr, clip_norm=clip_norm or None
     )
     report = flow_report(settings)
     out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +93,7 @@ def plot_flow(report: dict[str, Any], path: Path) -> None:
     panels = [("at initialisation", report["cells"])]
     if "trained" in report:
         panels.append((f"after {settings['train_steps']} training steps", report["trained"]))
-    figure = Figure(figsize=(6.0 * len(panels), 4.5), layout="constrained")
+    figure = Figure(figsize=(5.5 * len(panels) + 1.8, 4.5), layout="constrained")
     axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     for ax, (title, curves) in zip(axes, panels, strict=True):
         for cell, norms in curves.items():
@@ -99,7 +103,14 @@ def plot_flow(report: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("distance from the loss (steps)")
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("‖∂L/∂h_t‖, mean over the batch")
-    axes[0].legend(fontsize="small")
+    figure.legend(*axes[0].get_legend_handles_labels(), loc="outside right center")
+    if axes[0].get_ylim()[0] < FLOAT32_TINY:  # the curves reach float32's floor: mark it
+        for ax in axes:
+            ax.axhline(FLOAT32_TINY, color="grey", linestyle=":", linewidth=1)
+        axes[0].annotate(
+            "smallest normal float32", (0, FLOAT32_TINY), xytext=(2, 3),
+            textcoords="offset points", fontsize="x-small", color="grey",
+        )  # fmt: skip
     figure.suptitle(
         f"Gradient flow, adding problem: T={settings['length']}, H={settings['hidden']}, "
         f"seed {settings['seed']}"
@@ -110,31 +121,33 @@ def plot_flow(report: dict[str, Any], path: Path) -> None:
 def _print_summary(report: dict[str, Any]) -> None:
     distances = [d for d in SHOWN_DISTANCES if d < len(report["distances"])]
     console = Console(width=160)
-    console.print(_norm_table("at initialisation", report["cells"], distances, report["clipping"]))
+    clip = report["clipping"]["clip_norm"]
+    clipped = {
+        cell: f"{_show(effect['before'])} -> {_show(effect['after'])}"
+        for cell, effect in report["clipping"]["cells"].items()
+    }
+    header = f"‖g‖ -> clip {'none' if clip is None else f'{clip:g}'}"
+    console.print(_norm_table("at initialisation", report["cells"], distances, header, clipped))
     if "trained" in report:
         steps = report["settings"]["train_steps"]
-        console.print(_norm_table(f"after {steps} steps", report["trained"], distances))
+        losses = {cell: _show(loss) for cell, loss in report["train_loss"].items()}
+        title, header = f"after {steps} steps", "train loss, last 10%"
+        console.print(_norm_table(title, report["trained"], distances, header, losses))
 
 
 def _norm_table(
     title: str,
     curves: dict[str, list[float | None]],
     distances: list[int],
-    clipping: dict[str, Any] | None = None,
+    last_header: str,
+    last_column: dict[str, str],
 ) -> Table:
-    """One row per cell: the norm at a few distances (and the gradient norm clipping saw)."""
+    """One row per cell: the norm at a few distances, then ``last_column``'s entry."""
     table = Table(title=f"‖∂L/∂h‖ by distance from the loss, {title}")
-    columns = ["cell", *(f"d={d}" for d in distances)]
-    if clipping is not None:
-        columns.append(f"‖g‖ -> clip {clipping['clip_norm']:g}")
-    for column in columns:
+    for column in ["cell", *(f"d={d}" for d in distances), last_header]:
         table.add_column(column, justify="right")
     for cell, norms in curves.items():
-        row = [cell, *(_show(norms[d]) for d in distances)]
-        if clipping is not None:
-            effect = clipping["cells"][cell]
-            row.append(f"{_show(effect['before'])} -> {_show(effect['after'])}")
-        table.add_row(*row)
+        table.add_row(cell, *(_show(norms[d]) for d in distances), last_column[cell])
     return table
 
 
