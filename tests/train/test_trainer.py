@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
+from rnnkit.errors import UserError
 from rnnkit.runs import train_run
 from rnnkit.tasks.lm import LanguageModelling
+from rnnkit.train import precision
 from rnnkit.train.checkpoint import read_metrics_log
+from rnnkit.train.precision import bf16_supported
 
 TINY = [
     "model.embedding_dim=8",
@@ -123,6 +127,30 @@ def test_truncated_bptt_detaches_the_carried_state(corpus, tmp_path, monkeypatch
     assert seen == [False, False, False]  # state carried into batches 2-4, never the graph
 
 
+CPU = torch.device("cpu")
+
+
+def lstm_runs_under_bf16_autocast() -> bool:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        try:
+            torch.nn.LSTM(4, 8)(torch.randn(3, 2, 4))
+        except RuntimeError:
+            return False
+    return True
+
+
+def test_bf16_support_is_what_torchs_lstm_kernel_can_run():
+    assert bf16_supported(CPU) == lstm_runs_under_bf16_autocast()
+
+
+@pytest.mark.skipif(not bf16_supported(CPU), reason="this CPU has no native bfloat16")
 def test_bf16_autocast_trains(corpus, tmp_path):
     final = run(corpus, tmp_path / "run", "train.precision=bf16", "train.max_steps=3")
     assert torch.isfinite(torch.tensor(final["valid"]["loss"]))
+
+
+def test_bf16_without_hardware_support_is_refused_before_writing(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(precision, "bf16_supported", lambda device: False)
+    with pytest.raises(UserError, match=r"use train\.precision=fp32"):
+        run(corpus, tmp_path / "run", "train.precision=bf16")
+    assert not (tmp_path / "run").exists()

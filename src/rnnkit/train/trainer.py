@@ -39,6 +39,7 @@ from rnnkit.train.checkpoint import LAST_DIR, append_metrics, load_checkpoint, s
 from rnnkit.train.config import dump_config
 from rnnkit.train.distributed import Cluster
 from rnnkit.train.optim import Schedule, build_optimizer
+from rnnkit.train.precision import check_precision
 from rnnkit.train.progress import TrainingProgress
 from rnnkit.train.rng import capture_rng_state, restore_rng_state
 from rnnkit.train.task import Task
@@ -101,6 +102,7 @@ class Trainer:
         self.task, self.run_dir, self.resume, self.live = task, Path(run_dir), resume, live
         self.config = task.config.train
         self.cluster = Cluster.join(self.config.device)
+        check_precision(self.config.precision, self.cluster.device)
         self.config_yaml = dump_config(task.config)
         self.position = Position()
         self.evaluated_at = 0
