@@ -15,19 +15,20 @@ from rnnkit.errors import UserError
 
 
 def bf16_supported(device: torch.device) -> bool:
-    """Whether ``device`` computes in bfloat16 natively (on a CPU: what oneDNN reports)."""
+    """Whether ``device`` (a CPU or a CUDA GPU) computes in bfloat16 natively."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return True
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def check_precision(precision: str, device: torch.device) -> None:
     """Raise a `UserError` if ``precision`` is bf16 and ``device`` cannot run it."""
-    if precision == "bf16" and not bf16_supported(device):
-        raise UserError(
-            f"train.precision=bf16: this {device.type.upper()} has no native bfloat16 support "
-            "(a CPU needs AVX-512 or AMX), so bf16 would be slower than fp32 and torch's LSTM "
-            "kernel cannot run it; use train.precision=fp32"
-        )
+    if precision != "bf16" or bf16_supported(device):
+        return
+    why = (
+        "this GPU has no bfloat16 support"
+        if device.type == "cuda"
+        else "this CPU has no bfloat16 instructions (AVX-512 or AMX): bf16 would be slower "
+        "than fp32, and torch's LSTM kernel cannot run it"
+    )
+    raise UserError(f"train.precision=bf16: {why}; use train.precision=fp32")
