@@ -6,7 +6,8 @@ Shakespeare (or any text), the same optimizer and clipping; rnnkit's `Trainer` (
 layers, carried state, checkpoints at the end) against a hand-written loop around
 torch.nn.LSTM. Reported: training tokens per second of each, and their ratio.
 
-Generation: tokens per second at batch 1 when each new token costs one `step()` against
+Generation: tokens per second at batch 1 when each new token costs one `step()`, against the
+plain torch model stepped the same way (what the step-wise interface itself costs) and against
 re-running the whole prefix through the model for every token.
 
     python benchmarks/lm_speed.py --data ../shared/data/tinyshakespeare/input.txt
@@ -17,11 +18,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from common import print_table, write_json
 from rnnkit.data.batching import StreamBatches, split_train_valid
@@ -91,26 +94,43 @@ def rnnkit_trainer(data: Path, args: argparse.Namespace) -> float:
         return float(read_metrics_log(Path(run_dir) / "run")[-1]["tokens_per_s"])
 
 
-def generation(vocab: int, args: argparse.Namespace) -> tuple[float, float]:
-    """Tokens per second generating ``args.generate`` tokens at batch 1: step() vs prefix."""
+def greedy_speed(
+    step: Callable[[Tensor, Any], tuple[Tensor, Any]], state: Any, count: int
+) -> float:
+    """Tokens per second of greedy decoding at batch 1, one ``step(token, state)`` per token."""
+    token = torch.zeros(1, dtype=torch.long)
+    start = time.monotonic()
+    for _ in range(count):
+        scores, state = step(token, state)
+        token = scores.argmax(-1)
+    return count / (time.monotonic() - start)
+
+
+def generation(vocab: int, args: argparse.Namespace) -> tuple[float, float, float]:
+    """Tokens per second generating ``args.generate`` tokens at batch 1: `LanguageModel.step()`,
+    the plain torch model stepped one token at a time, and re-running the prefix."""
     torch.manual_seed(0)
     model = LanguageModel(
         vocab, embedding_dim=args.embedding, hidden_size=args.hidden, num_layers=args.layers
     ).eval()
+    plain = PlainLM(vocab, args.embedding, args.hidden, args.layers, args.dropout).eval()
+
+    def plain_step(token: Tensor, state: Any) -> tuple[Tensor, Any]:
+        logits, state = plain(token.unsqueeze(1), state)
+        return logits[:, -1], state
+
+    stepwise, plain_stepwise = 0.0, 0.0
     with torch.no_grad():
-        start = time.monotonic()
-        state, token = model.init_state(1), torch.zeros(1, dtype=torch.long)
-        for _ in range(args.generate):
-            log_probs, state = model.step(token, state)
-            token = log_probs.argmax(-1)
-        stepwise = args.generate / (time.monotonic() - start)
+        for _ in range(args.rounds):  # alternate, keep the best of each
+            plain_stepwise = max(plain_stepwise, greedy_speed(plain_step, None, args.generate))
+            stepwise = max(stepwise, greedy_speed(model.step, model.init_state(1), args.generate))
         start = time.monotonic()
         prefix = torch.zeros(1, 1, dtype=torch.long)
         for _ in range(args.generate):
             logits, _ = model(prefix)
             prefix = torch.cat([prefix, logits[:, -1:].argmax(-1)], dim=1)
         rerun = args.generate / (time.monotonic() - start)
-    return stepwise, rerun
+    return stepwise, plain_stepwise, rerun
 
 
 def main() -> None:
@@ -136,7 +156,7 @@ def main() -> None:
     for _ in range(args.rounds):  # alternate, keep the best of each: the least disturbed
         theirs = max(theirs, plain_loop(ids, tokenizer.vocab_size, args))
         ours = max(ours, rnnkit_trainer(args.data, args))
-    stepwise, rerun = generation(tokenizer.vocab_size, args)
+    stepwise, plain_stepwise, rerun = generation(tokenizer.vocab_size, args)
     rows = [
         [
             "training: rnnkit train lm",
@@ -144,6 +164,13 @@ def main() -> None:
             "plain loop around torch.nn.LSTM",
             theirs,
             ours / theirs,
+        ],
+        [
+            f"generation, batch 1, {args.generate} tokens: step()",
+            stepwise,
+            "plain torch.nn.LSTM model, one token at a time",
+            plain_stepwise,
+            stepwise / plain_stepwise,
         ],
         [
             f"generation, batch 1, {args.generate} tokens: step()",
@@ -164,6 +191,8 @@ def main() -> None:
         "plain_loop_tokens_per_s": theirs,
         "train_ratio": ours / theirs,
         "step_tokens_per_s": stepwise,
+        "plain_step_tokens_per_s": plain_stepwise,
+        "step_vs_plain_ratio": stepwise / plain_stepwise,
         "rerun_tokens_per_s": rerun,
         "generation_ratio": stepwise / rerun,
     }

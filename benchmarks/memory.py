@@ -12,7 +12,7 @@ scored on a fixed test set (the same for every cell) against the trivial baselin
 
 "ratio" is the test error over the baseline: 1 learns nothing, 0 is perfect.
 
-    python benchmarks/memory.py                 # 2,000 steps, T in 50 100 200 400: ~3.5 CPU-hours
+    python benchmarks/memory.py                 # 2,000 steps, T in 50 100 200 400: 3.4 CPU-hours
     python benchmarks/memory.py --quick         # 20 steps at T = 20: a smoke test
     python benchmarks/memory.py --jobs 2 --threads 1   # two runs at a time, one core each
     python benchmarks/memory.py --tasks adding --lengths 100 --cells lstm gru --steps 500
