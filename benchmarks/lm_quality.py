@@ -18,8 +18,8 @@ import shutil
 from pathlib import Path
 
 from common import print_table, write_json
-from rnnkit.runs import train_run
-from rnnkit.train.checkpoint import read_metrics_log
+from rnnkit.checkpoint import read_metrics_log
+from rnnkit.tasks.runs import train_run
 
 SETTINGS = [
     "model.cell=lstm",

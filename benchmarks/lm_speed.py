@@ -27,11 +27,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from common import print_table, write_json
+from rnnkit.checkpoint import read_metrics_log
 from rnnkit.data.batching import StreamBatches, split_train_valid
 from rnnkit.data.tokenizers import CharTokenizer
 from rnnkit.models.language_model import LanguageModel
-from rnnkit.runs import train_run
-from rnnkit.train.checkpoint import read_metrics_log
+from rnnkit.tasks.runs import train_run
 
 VALID_FRACTION = 0.01
 

@@ -29,43 +29,43 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from common import print_table, write_json
-from rnnkit.long_memory import (
+from rnnkit.bptt.long_memory import (
     LAYERS,
-    AddingTask,
-    CopyTask,
+    AddingProblem,
+    CopyProblem,
     MemoryModel,
-    MemoryTask,
+    MemoryProblem,
     evaluate,
     train,
 )
 
-TASKS = {"adding": AddingTask, "copy": CopyTask}
+TASKS = {"adding": AddingProblem, "copy": CopyProblem}
 ERROR = {"adding": "mse", "copy": "cross_entropy"}
 
 
-def run(task: MemoryTask, cell: str, args: argparse.Namespace) -> dict[str, object]:
-    """Train one cell on one task under the budget of ``args``; its test scores."""
+def run(problem: MemoryProblem, cell: str, args: argparse.Namespace) -> dict[str, object]:
+    """Train one cell on one problem under the budget of ``args``; its test scores."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
-        model = MemoryModel(cell, task.input_size, args.hidden, task.output_size)
+        model = MemoryModel(cell, problem.input_size, args.hidden, problem.output_size)
     start = time.perf_counter()
     losses = train(
-        model, task, steps=args.steps, batch_size=args.batch, lr=args.lr,
+        model, problem, steps=args.steps, batch_size=args.batch, lr=args.lr,
         clip_norm=args.clip, seed=args.seed + 1,
     )  # fmt: skip
     seconds = time.perf_counter() - start
-    test_inputs, test_targets = task.sample(args.test_size, args.seed + 2)
-    metrics = evaluate(model, task, test_inputs, test_targets)
-    error = metrics[ERROR[task.name]]
+    test_inputs, test_targets = problem.sample(args.test_size, args.seed + 2)
+    metrics = evaluate(model, problem, test_inputs, test_targets)
+    error = metrics[ERROR[problem.name]]
     tail = losses[-max(1, len(losses) // 10) :]
-    row = {"task": task.name, "T": _length(task), "cell": cell, "error": error}
-    row |= {"baseline": task.baseline(), "ratio": error / task.baseline()}
+    row = {"task": problem.name, "T": _length(problem), "cell": cell, "error": error}
+    row |= {"baseline": problem.baseline(), "ratio": error / problem.baseline()}
     row |= {"accuracy": metrics.get("accuracy"), "train_loss": sum(tail) / len(tail)}
     return row | {"train_seconds": seconds}
 
 
-def _length(task: MemoryTask) -> int:
-    return task.length if isinstance(task, AddingTask) else task.delay
+def _length(problem: MemoryProblem) -> int:
+    return problem.length if isinstance(problem, AddingProblem) else problem.delay
 
 
 def _finite(row: dict[str, object]) -> dict[str, object]:

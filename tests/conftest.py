@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.checkpoint import LoadedCheckpoint
+from rnnkit.train import DataSources, RunConfig, Task
+from rnnkit.train.config import load_config
 
 WORDS = "the cell state carries memory through the sequence and the gates decide what to keep"
 
@@ -23,6 +32,90 @@ def write_corpus(path: Path, characters: int, seed: int = 0) -> Path:
 
 
 @pytest.fixture
+def tiny_lm() -> list[str]:
+    """Config overrides for a language model small enough to train in a test."""
+    return [
+        "model.embedding_dim=8",
+        "model.hidden_size=16",
+        "train.batch_size=4",
+        "train.bptt=16",
+        "train.threads=1",
+    ]
+
+
+@pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """About 6,000 characters of training text."""
     return write_corpus(tmp_path / "train.txt", 6000)
+
+
+# --- a task the trainer has never heard of ---------------------------------------------------
+class RegressionConfig(RunConfig):
+    """A run of `Regression`: the `train` section only."""
+
+    task: Literal["regression"] = "regression"
+
+
+class Regression(Task):
+    """Linear regression on 96 fixed points, y = x·w + noise: the smallest complete `Task`."""
+
+    name = "regression"
+    config_class = RegressionConfig
+    unit = "examples"
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__(config)
+        self.losses: list[float] = []  # every training loss, in order
+
+    def prepare(self, sources: DataSources, saved: LoadedCheckpoint | None = None) -> None:
+        generator = torch.Generator().manual_seed(123)
+        x = torch.randn(96, 3, generator=generator)
+        y = x @ torch.tensor([1.5, -2.0, 0.5]) + 0.1 * torch.randn(96, generator=generator)
+        self.data = {"train": (x[:80], y[:80]), "valid": (x[80:], y[80:])}
+
+    def load_assets(self, checkpoint: LoadedCheckpoint) -> None:
+        """Nothing to restore: the task has no vocabulary."""
+
+    def assets(self) -> dict[str, bytes | str]:
+        return {}
+
+    def build_model(self) -> nn.Module:
+        return nn.Linear(3, 1)
+
+    def summary(self) -> str:
+        return "80 training examples"
+
+    def train_batches(self, epoch: int, shard: int, num_shards: int) -> list[tuple[Tensor, Tensor]]:
+        x, y = self.data["train"]
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
+        size = self.config.train.batch_size
+        return [(x[rows], y[rows]) for rows in order[shard::num_shards].split(size)]
+
+    def loss(self, model: nn.Module, batch: Any, carry: Any) -> tuple[Tensor, int, None]:
+        x, y = batch
+        loss = F.mse_loss(model(x).squeeze(-1), y)
+        self.losses.append(float(loss.detach()))
+        return loss, len(y), None
+
+    def splits(self) -> list[str]:
+        return ["valid"]
+
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+        x, y = self.data[split]
+        with torch.no_grad():
+            return {"loss": float(F.mse_loss(model(x).squeeze(-1), y))}
+
+    def evaluate_files(self, model: nn.Module, paths: Sequence[Path | str]) -> dict[str, float]:
+        return self.evaluate(model, "valid")
+
+
+@pytest.fixture
+def regression_task() -> Callable[..., Regression]:
+    """Make a prepared `Regression` task from ``KEY=VALUE`` overrides of its config."""
+
+    def make(*overrides: str) -> Regression:
+        task = Regression(load_config(RegressionConfig, overrides=["train.threads=1", *overrides]))
+        task.prepare(DataSources())
+        return task
+
+    return make

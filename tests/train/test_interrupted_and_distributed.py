@@ -13,25 +13,18 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from rnnkit.runs import train_run
-from rnnkit.train.checkpoint import read_metrics_log
+from rnnkit.checkpoint import read_metrics_log
+from rnnkit.tasks.runs import train_run
 
 BIN = Path(sys.executable).parent
-TINY = [
-    "model.embedding_dim=8",
-    "model.hidden_size=16",
-    "train.batch_size=4",
-    "train.bptt=16",
-    "train.threads=1",
-]
 
 
 def sets(settings: list[str]) -> list[str]:
     return [arg for setting in settings for arg in ("--set", setting)]
 
 
-def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(corpus, tmp_path):
-    settings = [*TINY, "train.max_steps=300", "train.eval_every=10", "train.epochs=100"]
+def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(corpus, tmp_path, tiny_lm):
+    settings = [*tiny_lm, "train.max_steps=300", "train.eval_every=10", "train.epochs=100"]
     out = tmp_path / "killed"
     command = [
         str(BIN / "rnnkit"),

@@ -8,11 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from rnnkit.checkpoint import read_metrics_log
 from rnnkit.errors import UserError
-from rnnkit.runs import train_run
 from rnnkit.tasks.lm import LanguageModelling
+from rnnkit.tasks.runs import train_run
 from rnnkit.train import precision
-from rnnkit.train.checkpoint import read_metrics_log
 from rnnkit.train.precision import bf16_supported
 
 TINY = [

@@ -12,6 +12,7 @@ from rnnkit.data.tokenizers import (
     WordTokenizer,
     build_tokenizer,
     load_tokenizer,
+    tokenizer_from_json,
 )
 from rnnkit.data.vocab import SPECIAL_TOKENS, Vocab
 
@@ -29,4 +30,5 @@ __all__ = [
     "load_tokenizer",
     "read_text",
     "split_train_valid",
+    "tokenizer_from_json",
 ]

@@ -9,7 +9,8 @@ Every tokenizer has the special tokens ``<pad>`` = 0, ``<unk>`` = 1, ``<bos>`` =
 - word: the same plus ``"pattern"`` (a regular expression) and ``"keep_newlines"`` (bool)
 - bpe:  ``{"tokenizer": {...}}``, the HuggingFace ``tokenizers`` JSON, embedded as an object
 
-`load_tokenizer` reads any of them back; `build_tokenizer` trains one of a kind named by string.
+`load_tokenizer` (a file) and `tokenizer_from_json` (its text) read any of them back;
+`build_tokenizer` trains one of a kind named by string.
 Decoding renders every id, special ones as their text (``"<unk>"``, ``"<eos>"``): callers that
 do not want them drop those ids first.
 """
@@ -25,7 +26,7 @@ from typing import Any, ClassVar, Self
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
-from rnnkit.atomic import write_text_atomic
+from rnnkit.checkpoint.atomic import write_text_atomic
 from rnnkit.data.readers import PathArg, read_text
 from rnnkit.data.vocab import SPECIAL_TOKENS, Vocab
 from rnnkit.errors import UserError
@@ -365,19 +366,24 @@ def build_tokenizer(
 
 def load_tokenizer(path: PathArg) -> Tokenizer:
     """Read a tokenizer saved by `Tokenizer.save`, of whatever kind its ``"type"`` names."""
+    return tokenizer_from_json(read_text(path), path)
+
+
+def tokenizer_from_json(text: str, source: PathArg | None = None) -> Tokenizer:
+    """The tokenizer in `text` (what `Tokenizer.to_json` wrote); errors name `source`."""
     try:
-        data = json.loads(read_text(path))
+        data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise UserError(f"not valid JSON: {error.msg}", path=path, line=error.lineno) from None
+        raise UserError(f"not valid JSON: {error.msg}", path=source, line=error.lineno) from None
     if not isinstance(data, dict):
-        raise UserError("not a tokenizer file (expected a JSON object)", path=path)
-    cls = _tokenizer_class(data.get("type"), path)
+        raise UserError("not a tokenizer file (expected a JSON object)", path=source)
+    cls = _tokenizer_class(data.get("type"), source)
     if data.get("format") != FORMAT_VERSION:
-        raise UserError(f"unsupported tokenizer format {data.get('format')!r}", path=path)
+        raise UserError(f"unsupported tokenizer format {data.get('format')!r}", path=source)
     try:
         return cls.from_dict(data)
     except (KeyError, TypeError, ValueError) as error:
-        raise UserError(f"not a valid {cls.kind} tokenizer file: {error!r}", path=path) from None
+        raise UserError(f"not a valid {cls.kind} tokenizer file: {error!r}", path=source) from None
 
 
 def _tokenizer_class(kind: object, path: PathArg | None = None) -> type[Tokenizer]:

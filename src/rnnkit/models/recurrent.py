@@ -11,8 +11,8 @@ from functools import partial
 from typing import Any
 
 from rnnkit.errors import UserError
-from rnnkit.layerbase import RecurrentLayer
-from rnnkit.layers import GRU, LSTM, RNN, JordanRNN, MinGRU, MinLSTM
+from rnnkit.nn.layers import GRU, LSTM, RNN, JordanRNN, MinGRU, MinLSTM
+from rnnkit.nn.recurrent_layer import RecurrentLayer
 
 CELLS: dict[str, Callable[..., RecurrentLayer]] = {
     "rnn": RNN,

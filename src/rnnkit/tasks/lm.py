@@ -22,13 +22,13 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from rnnkit import decode
+from rnnkit.checkpoint import LoadedCheckpoint
 from rnnkit.data.batching import StreamBatches, split_train_valid
 from rnnkit.data.builtin import builtin_text, is_builtin
 from rnnkit.data.readers import read_text
-from rnnkit.data.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
+from rnnkit.data.tokenizers import Tokenizer, build_tokenizer, tokenizer_from_json
 from rnnkit.errors import UserError
 from rnnkit.models.language_model import LanguageModel, State
-from rnnkit.train.checkpoint import LoadedCheckpoint
 from rnnkit.train.config import ConfigModel, PositiveInt, Rate, RunConfig
 from rnnkit.train.task import DataSources, Task
 
@@ -87,6 +87,7 @@ class LanguageModelling(Task):
     name = "lm"
     config_class = LMConfig
     metric = "loss"
+    unit = "tokens"
     config: LMConfig
     tokenizer: Tokenizer
 
@@ -116,7 +117,9 @@ class LanguageModelling(Task):
         return self.tokenizer.encode(read_corpus(sources))
 
     def load_assets(self, checkpoint: LoadedCheckpoint) -> None:
-        self.tokenizer = load_tokenizer(checkpoint.path / TOKENIZER_FILE)
+        self.tokenizer = tokenizer_from_json(
+            checkpoint.read_text(TOKENIZER_FILE), checkpoint.path / TOKENIZER_FILE
+        )
 
     def assets(self) -> dict[str, bytes | str]:
         return {TOKENIZER_FILE: self.tokenizer.to_json()}

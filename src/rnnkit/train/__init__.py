@@ -1,13 +1,6 @@
-"""Training infrastructure shared by every task: configs, checkpoints and run directories."""
+"""Training any task: the `Task` interface, the `Trainer` that knows no task, typed configs,
+optimisers and schedules, distributed data parallelism, precision, progress and RNG state."""
 
-from rnnkit.atomic import write_json_atomic
-from rnnkit.train.checkpoint import (
-    LoadedCheckpoint,
-    append_metrics,
-    load_checkpoint,
-    read_metrics_log,
-    save_checkpoint,
-)
 from rnnkit.train.config import (
     ConfigModel,
     RunConfig,
@@ -18,21 +11,20 @@ from rnnkit.train.config import (
     save_config,
 )
 from rnnkit.train.rng import capture_rng_state, restore_rng_state
+from rnnkit.train.task import DataSources, Task
+from rnnkit.train.trainer import Trainer
 
 __all__ = [
     "ConfigModel",
-    "LoadedCheckpoint",
+    "DataSources",
     "RunConfig",
+    "Task",
     "TrainConfig",
-    "append_metrics",
+    "Trainer",
     "capture_rng_state",
     "config_keys",
     "dump_config",
-    "load_checkpoint",
     "load_config",
-    "read_metrics_log",
     "restore_rng_state",
-    "save_checkpoint",
     "save_config",
-    "write_json_atomic",
 ]

@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from rnnkit.atomic import write_text_atomic
+from rnnkit.checkpoint.atomic import write_text_atomic
 from rnnkit.errors import UserError
 from rnnkit.train.config_messages import (
     KeyPath,

@@ -67,6 +67,14 @@ class Cluster:
         dist.broadcast_object_list(message, src=0)
         return [float(v) for v in message[0]]
 
+    def mean(self, value: float) -> float:
+        """The mean of ``value`` over all ranks, on every rank."""
+        if not self.distributed:
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return float(tensor.item()) / self.world_size
+
     def any(self, flag: bool) -> bool:
         """True on every rank if ``flag`` is true on any rank."""
         if not self.distributed:

@@ -49,6 +49,7 @@ class TrainingProgress:
         budget_seconds: float | None = None,
         live: bool | None = None,
         first_step: int = 0,
+        unit: str = "tokens",
     ) -> None:
         self.total_steps, self.budget, self.first_step = total_steps, budget_seconds, first_step
         self.started = time.monotonic()
@@ -61,7 +62,8 @@ class TrainingProgress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn(
-                    "loss {task.fields[loss]}  {task.fields[speed]} tok/s  ETA {task.fields[eta]}"
+                    f"loss {{task.fields[loss]}}  {{task.fields[speed]}} {unit}/s  "
+                    "ETA {task.fields[eta]}"
                 ),
                 console=self.console,
             )
@@ -70,8 +72,9 @@ class TrainingProgress:
             )
             self._bar.start()
 
-    def update(self, step: int, epoch: int, loss: float, tokens_per_s: float) -> None:
-        """After optimizer step ``step`` (counted from 1)."""
+    def update(self, step: int, epoch: int, loss: float, throughput: float) -> None:
+        """After optimizer step ``step`` (counted from 1): the mean training loss since the
+        last evaluation and the units (tokens, sentences, ...) per second."""
         if self._bar is None:
             return
         elapsed = time.monotonic() - self.started
@@ -83,7 +86,7 @@ class TrainingProgress:
             completed=step,
             description=f"epoch {epoch + 1}",
             loss=f"{loss:.3f}",
-            speed=f"{tokens_per_s:,.0f}",
+            speed=f"{throughput:,.0f}",
             eta=format_duration(eta),
         )
 

@@ -3,7 +3,9 @@
 The trainer (`rnnkit.train.trainer`) knows no task. Each task — language modelling,
 classification, tagging, ... — subclasses `Task` to say how to read its data, build its model,
 compute its training loss and evaluate its metrics, and is registered by name in
-`rnnkit.models.registry`. Adding a task adds files; it never edits the trainer.
+`rnnkit.tasks.registry`. Adding a task adds files; it never edits the trainer. What a task can
+do beyond training (generate text, predict labels, ...) is declared by the protocols of
+`rnnkit.tasks.capabilities`, which the CLI checks.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from rnnkit.train.checkpoint import LoadedCheckpoint
+from rnnkit.checkpoint import LoadedCheckpoint
 from rnnkit.train.config import RunConfig
 
 
@@ -42,6 +44,7 @@ class Task(ABC):
     config_class: ClassVar[type[RunConfig]]
     metric: ClassVar[str] = "loss"  # the validation metric that picks the best model
     higher_is_better: ClassVar[bool] = False
+    unit: ClassVar[str] = "tokens"  # what `loss` counts, for throughput: tokens, sentences, ...
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
@@ -76,16 +79,14 @@ class Task(ABC):
         Must be deterministic given ``epoch`` (and the config's seed), so that a resumed run
         sees the same batches."""
 
-    def initial_carry(self, model: nn.Module, batch: Any) -> Any:
-        """State carried from batch to batch within an epoch (e.g. an LM's hidden state)."""
-        return None
-
     @abstractmethod
     def loss(self, model: nn.Module, batch: Any, carry: Any) -> tuple[Tensor, int, Any]:
-        """``(mean loss over the batch's targets, number of targets, carry for the next batch)``.
+        """``(mean loss over the batch, its size in `unit`, carry for the next batch)``.
 
-        ``model`` may be wrapped (DistributedDataParallel): call it, do not reach inside.
-        The carry is detached from the graph by the trainer (`detach_carry`)."""
+        The carry is state passed from one batch to the next within an epoch, e.g. an LM's
+        hidden state; it is None at the start of every epoch, and tasks without one return
+        None. ``model`` may be wrapped (DistributedDataParallel): call it, do not reach inside.
+        The trainer detaches the carry from the graph (`detach_carry`)."""
 
     def detach_carry(self, carry: Any) -> Any:
         """``carry`` cut from the autograd graph (truncated backpropagation through time)."""

@@ -9,9 +9,10 @@ One run, step by step:
    ``RUN/last`` when resuming);
 3. for each epoch, for each batch of this process's shard: forward (``task.loss``, optionally
    under bf16 autocast), backward, clip, optimizer step; the task's carry (an LM's hidden
-   state) passes from batch to batch, detached;
+   state) passes from batch to batch, detached; throughput is counted in the task's `unit`;
 4. evaluate at the end of each epoch (or every ``train.eval_every`` steps): log a record to
-   ``RUN/metrics.jsonl``, save ``RUN/`` when the validation metric improves and ``RUN/last``
+   ``RUN/metrics.jsonl`` (``train_loss`` is the mean over the steps since the previous
+   evaluation), save ``RUN/`` when the validation metric improves and ``RUN/last``
    always; stop early after ``train.patience`` evaluations without improvement, after
    ``train.max_steps`` steps or ``train.max_minutes`` minutes;
 5. evaluate the best model on the validation and test data and write ``RUN/metrics.json``.
@@ -34,8 +35,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnkit.errors import UserError
-from rnnkit.train.checkpoint import LAST_DIR, append_metrics, load_checkpoint, save_checkpoint
+from rnnkit.checkpoint import (
+    LAST_DIR,
+    LoadedCheckpoint,
+    append_metrics,
+    load_checkpoint,
+    save_checkpoint,
+)
 from rnnkit.train.config import dump_config
 from rnnkit.train.distributed import Cluster
 from rnnkit.train.optim import Schedule, build_optimizer
@@ -77,29 +83,59 @@ def move_to(batch: Any, device: torch.device) -> Any:
 
 @dataclass
 class Meter:
-    """This session's clock, training throughput and latest training loss."""
+    """This session's clock, training throughput and training loss since the last evaluation
+    (checkpoints are saved at evaluations, so a resumed run has none to carry over)."""
 
     elapsed_before: float  # seconds of earlier sessions
     start: float = field(default_factory=time.monotonic)
-    tokens: int = 0  # targets trained on (all processes)
+    units: int = 0  # what the task counts (tokens, sentences, ...) trained on, all processes
     step_seconds: float = 0.0  # time in optimizer steps, without evaluations and checkpoints
-    loss: float = math.nan
+    loss_sum: float = 0.0  # training loss summed over the steps since the last evaluation
+    loss_steps: int = 0  # and the number of those steps
+
+    def add_loss(self, loss: float) -> None:
+        self.loss_sum, self.loss_steps = self.loss_sum + loss, self.loss_steps + 1
+
+    def mean_loss(self) -> float:
+        """The mean training loss of the steps since the last evaluation (nan if none)."""
+        return self.loss_sum / self.loss_steps if self.loss_steps else math.nan
+
+    def take_mean_loss(self) -> float:
+        """`mean_loss`, then start a new mean (at an evaluation)."""
+        mean = self.mean_loss()
+        self.loss_sum, self.loss_steps = 0.0, 0
+        return mean
 
     def seconds(self) -> float:
         """Wall-clock seconds of this session."""
         return time.monotonic() - self.start
 
-    def tokens_per_s(self) -> float:
-        return self.tokens / max(self.step_seconds, 1e-9)
+    def throughput(self) -> float:
+        """Units trained on per second of optimizer steps."""
+        return self.units / max(self.step_seconds, 1e-9)
 
 
 class Trainer:
-    """Trains ``task`` into the run directory ``run_dir`` (see the module docstring)."""
+    """Trains ``task`` into the run directory ``run_dir`` (see the module docstring).
+
+    Args:
+        task: a prepared `Task` (its data read, its tokenizers fitted or restored).
+        run_dir: the run directory to write.
+        resume_from: the checkpoint ``RUN/last`` to continue from (model, optimizer, schedule,
+            RNG and position), as `rnnkit.checkpoint.load_checkpoint` returned it.
+        live: draw a live progress bar (default: when stdout is an interactive terminal).
+    """
 
     def __init__(
-        self, task: Task, run_dir: str | Path, *, resume: bool = False, live: bool | None = None
+        self,
+        task: Task,
+        run_dir: str | Path,
+        *,
+        resume_from: LoadedCheckpoint | None = None,
+        live: bool | None = None,
     ) -> None:
-        self.task, self.run_dir, self.resume, self.live = task, Path(run_dir), resume, live
+        self.task, self.run_dir, self.live = task, Path(run_dir), live
+        self.resume_from = resume_from
         self.config = task.config.train
         self.cluster = Cluster.join(self.config.device)
         check_precision(self.config.precision, self.cluster.device)
@@ -125,8 +161,8 @@ class Trainer:
         self.schedule = Schedule(
             self.optimizer, self.config, min(total, self.config.max_steps or total)
         )
-        if self.resume:
-            carry = self._restore(model)
+        if self.resume_from is not None:
+            carry = self._restore(model, self.resume_from)
         else:
             carry = None
             torch.manual_seed(self.config.seed + self.cluster.rank)  # dropout differs per rank
@@ -134,7 +170,7 @@ class Trainer:
         wrapped = self.cluster.wrap(model)
         live = self.live if self.cluster.is_main else False
         progress = TrainingProgress(
-            self.schedule.total_steps, self._budget(), live, self.position.step
+            self.schedule.total_steps, self._budget(), live, self.position.step, self.task.unit
         )
         meter = Meter(self.position.elapsed)
         try:
@@ -165,15 +201,14 @@ class Trainer:
             if index < position.batch:
                 continue  # trained on before the run was resumed
             batch = move_to(batch, cluster.device)
-            if carry is None:
-                carry = task.initial_carry(model, batch)
             started = time.monotonic()
-            meter.loss, count, carry = self._step(wrapped, batch, carry)
+            loss, count, carry = self._step(wrapped, batch, carry)
             meter.step_seconds += time.monotonic() - started
             position.batch, position.step = index + 1, position.step + 1
             position.elapsed = meter.elapsed_before + meter.seconds()
-            meter.tokens += count * cluster.world_size
-            progress.update(position.step, position.epoch, meter.loss, meter.tokens_per_s())
+            meter.units += count * cluster.world_size
+            meter.add_loss(loss)
+            progress.update(position.step, position.epoch, meter.mean_loss(), meter.throughput())
             every = self.config.eval_every
             if every is not None and position.step % every == 0:
                 self._evaluate(model, carry, meter, progress)
@@ -185,7 +220,8 @@ class Trainer:
         return None
 
     def _step(self, model: nn.Module, batch: Any, carry: Any) -> tuple[float, int, Any]:
-        """One optimizer step; returns the loss, the number of targets and the next carry."""
+        """One optimizer step; returns the loss, the batch's size in the task's unit and the
+        next carry."""
         budget = self._budget()
         time_done = self.position.elapsed / budget if budget else 0.0
         self.schedule.apply(self.position.step, self.position.epoch, time_done)
@@ -235,9 +271,10 @@ class Trainer:
             position.stale += 1
         self.schedule.after_evaluation(improved)
         self.evaluated_at = position.step
+        train_loss = self.cluster.mean(meter.take_mean_loss())
         ranks = self._gather_rank_states(carry)
         if self.cluster.is_main:
-            self._log(metrics, meter, progress)
+            self._log(train_loss, metrics, meter, progress)
             saved = {"step": position.step, "valid": metrics}
             if improved:
                 self._save(self.run_dir, model, saved)
@@ -260,17 +297,23 @@ class Trainer:
             trainer_state=trainer_state,
         )
 
-    def _log(self, metrics: dict[str, float], meter: Meter, progress: TrainingProgress) -> None:
+    def _log(
+        self,
+        train_loss: float,
+        metrics: dict[str, float],
+        meter: Meter,
+        progress: TrainingProgress,
+    ) -> None:
         position = self.position
         record: dict[str, Any] = {
             "epoch": round(position.epoch + position.batch / max(self.per_epoch, 1), 3),
             "step": position.step,
-            "train_loss": meter.loss,
+            "train_loss": train_loss,
         }
         record |= {f"valid_{name}": value for name, value in metrics.items()}
         record |= {
             "lr": self.optimizer.param_groups[0]["lr"],
-            "tokens_per_s": meter.tokens_per_s(),
+            f"{self.task.unit}_per_s": meter.throughput(),
             "elapsed_s": round(position.elapsed, 1),
         }
         append_metrics(self.run_dir, record)
@@ -295,16 +338,10 @@ class Trainer:
             "ranks": ranks,
         }
 
-    def _restore(self, model: nn.Module) -> Any:
-        """Load ``RUN/last`` into the model, optimizer, schedule and position; the carry back."""
-        checkpoint = load_checkpoint(
-            self.run_dir / LAST_DIR, model, map_location=self.cluster.device
-        )
-        state = checkpoint.trainer_state
-        if state is None:
-            raise UserError(
-                "the checkpoint has no trainer_state.pt to resume from", path=checkpoint.path
-            )
+    def _restore(self, model: nn.Module, checkpoint: LoadedCheckpoint) -> Any:
+        """Load ``checkpoint`` into the model, optimizer, schedule and position; the carry back."""
+        checkpoint.load_weights(model, self.cluster.device)
+        state = checkpoint.load_trainer_state(self.cluster.device)
         self.position = Position(**state["position"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
@@ -318,7 +355,7 @@ class Trainer:
 
     def _finish(self, model: nn.Module) -> dict[str, Any]:
         """Evaluate the best model on every split and write ``RUN/metrics.json`` with it."""
-        load_checkpoint(self.run_dir, model, map_location=self.cluster.device)
+        load_checkpoint(self.run_dir).load_weights(model, self.cluster.device)
         final: dict[str, Any] = {"step": self.position.step, "epoch": self.position.epoch}
         for split in self.task.splits():
             final[split] = self.task.evaluate(model, split)

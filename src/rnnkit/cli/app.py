@@ -1,0 +1,214 @@
+"""The ``rnnkit`` command's root and its training and inference commands: each parses its
+arguments, calls the library (`rnnkit.tasks`), prints.
+
+A mistake in what the user supplied (a missing file, a bad config key, a non-UTF-8 byte) is
+printed as one line — ``rnnkit: error: FILE:LINE: what is wrong`` — with exit status 2 and no
+traceback; ``RNNKIT_DEBUG=1`` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import rnnkit
+from rnnkit.errors import UserError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Recurrent neural networks: train, evaluate and generate from one command.",
+)
+console = Console(highlight=False)
+
+DataOption = Annotated[
+    list[str], typer.Option("--data", help="Training data file (repeatable) or builtin:NAME.")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config key: --set train.lr=0.001 (repeatable)."),
+]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"rnnkit {rnnkit.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Recurrent neural networks: train, evaluate and generate from one command."""
+
+
+@app.command()
+def train(
+    task: Annotated[str, typer.Argument(help="The task: lm.")],
+    data: DataOption,
+    out: Annotated[Path, typer.Option("--out", help="The run directory to write.")],
+    valid: Annotated[
+        list[str] | None, typer.Option("--valid", help="Validation data file.")
+    ] = None,
+    test: Annotated[list[str] | None, typer.Option("--test", help="Test data file.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="A YAML config file.")] = None,
+    set_: SetOption = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+) -> None:
+    """Train a model; the best one is saved in --out, the latest in --out/last."""
+    from rnnkit.tasks import train_run
+
+    metrics = train_run(
+        task,
+        data,
+        out,
+        valid=valid or [],
+        test=test or [],
+        config=config,
+        overrides=set_ or [],
+        resume=resume,
+    )
+    if metrics:  # only the main process of a distributed run has them
+        _print_final(metrics, out)
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run directory.")],
+    data: DataOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Evaluate a trained model on new data (an LM: perplexity, bits per character)."""
+    from rnnkit.tasks import load_run
+
+    loaded = load_run(run)
+    metrics = loaded.task.evaluate_files(loaded.model, data)
+    if as_json:
+        typer.echo(json.dumps(metrics))
+    else:
+        _print_metrics(metrics, "metrics on " + ", ".join(data))
+
+
+@app.command()
+def generate(
+    run: Annotated[Path, typer.Argument(help="A language-model run directory.")],
+    prompt: Annotated[str, typer.Option(help="Text to continue (default: a new line).")] = "",
+    length: Annotated[int, typer.Option(help="Tokens to generate.")] = 200,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature, > 0.")] = 1.0,
+    top_k: Annotated[int | None, typer.Option(help="Sample among the k likeliest tokens.")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Sample within probability mass p.")] = None,
+    greedy: Annotated[bool, typer.Option(help="Take the likeliest token every time.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed, for reproducible samples.")] = None,
+    num: Annotated[int, typer.Option(help="Number of samples.")] = 1,
+) -> None:
+    """Generate text from a trained language model."""
+    from rnnkit.tasks import Generates, load_run
+
+    _check_sampling(length, temperature, top_k, top_p, num)
+    loaded = load_run(run)
+    if not isinstance(loaded.task, Generates):
+        raise UserError(f"a {loaded.task.name} model does not generate text", path=run)
+    samples = loaded.task.generate(
+        loaded.model,
+        prompt,
+        length,
+        num=num,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        greedy=greedy,
+        seed=seed,
+    )
+    for i, text in enumerate(samples):
+        if num > 1:
+            console.rule(f"sample {i + 1}")
+        typer.echo(text)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where to save the model.")] = Path("runs/demo"),
+    minutes: Annotated[float, typer.Option(help="Training time budget.")] = 2.25,
+) -> None:
+    """Train a character-level LSTM on the Python docs for a few minutes, then let it write."""
+    from rnnkit.cli.demo import run_demo
+
+    result = run_demo(out, minutes)
+    for sample in result.samples:
+        console.rule("sample")
+        typer.echo(sample)
+    console.rule()
+    _print_final(result.metrics, out)
+    typer.echo("\nTry next:")
+    typer.echo(f"  rnnkit generate {out} --prompt 'Return ' --temperature 0.7 --num 3")
+    typer.echo(f"  rnnkit evaluate {out} --data some_text_file.txt")
+    typer.echo("  rnnkit train lm --data your_text.txt --out runs/mine --set model.hidden_size=512")
+
+
+def _check_sampling(
+    length: int, temperature: float, top_k: int | None, top_p: float | None, num: int
+) -> None:
+    if length < 1 or num < 1:
+        raise UserError("--length and --num must be at least 1")
+    if temperature <= 0:
+        raise UserError(
+            f"--temperature must be > 0 (use --greedy for the likeliest text), got {temperature}"
+        )
+    if top_k is not None and top_k < 1:
+        raise UserError(f"--top-k must be at least 1, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise UserError(f"--top-p must be in (0, 1], got {top_p}")
+
+
+def _print_metrics(metrics: dict[str, float], title: str) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        table.add_row(name, f"{value:.4f}")
+    console.print(table)
+
+
+def _print_final(metrics: dict[str, object], out: Path) -> None:
+    for split in ("valid", "test"):
+        values = metrics.get(split)
+        if isinstance(values, dict):
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())
+            typer.echo(f"{split}: {shown}")
+    typer.echo(f"The best model is in {out}/ (latest checkpoint: {out}/last/).")
+
+
+def _mount_subcommands() -> None:
+    from rnnkit.cli.diagnose import diagnose_app
+
+    app.add_typer(diagnose_app, name="diagnose")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    _mount_subcommands()
+    try:
+        app()
+    except UserError as error:
+        if os.environ.get("RNNKIT_DEBUG"):
+            raise
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

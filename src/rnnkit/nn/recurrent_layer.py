@@ -1,0 +1,366 @@
+"""`RecurrentLayer`: what every layer shares — stacking, directions, padding, state, dispatch.
+
+A layer holds its parameters flat, under torch's names (``weight_ih_l0``,
+``weight_hh_l0_reverse``, ...), and runs one of two paths over the same tensors:
+
+* **native** — torch's own kernel (`rnnkit.nn.native`), for the configurations torch implements;
+* **loop** — the cell's ``project_input`` for all steps at once, then its ``step`` through time
+  (`rnnkit.nn.time_loop`), for everything else, or when ``backend="loop"``.
+
+Inside, sequences are time-major ``(T, N, F)`` with optional lengths (`rnnkit.nn.padding`).
+A subclass names its ``cell`` class and says which parameter shapes a layer needs and, where
+torch has one, which native kernel runs it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.nn.native import NativeConfig, run_native
+from rnnkit.nn.padding import Padding, check_lengths, pack_like, reverse_time, unpack
+from rnnkit.nn.recurrent_cell import (
+    CellWeights,
+    Device,
+    RecurrentCell,
+    Shapes,
+    State,
+    reset_weights,
+    set_forget_bias,
+)
+from rnnkit.nn.time_loop import time_loop
+
+BACKENDS = ("auto", "native", "loop")
+DEPRECATED_BACKENDS = {"fused": "native"}  # the earlier name of the native backend
+REPR_DEFAULTS: dict[str, Any] = dict(
+    num_layers=1, nonlinearity="tanh", bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False, proj_size=0, layer_norm=False, peephole=False, recurrent_dropout=0.0,
+    zoneout=0.0, forget_bias=None, backend="auto",
+)  # fmt: skip
+
+Output = tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, ...]]
+
+
+class RecurrentLayer(nn.Module):
+    """Base of the layers in `rnnkit.nn.layers`; see `rnnkit.nn.layers.LSTM` for the arguments."""
+
+    cell: ClassVar[type[RecurrentCell]]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        bias: bool,
+        batch_first: bool,
+        dropout: float,
+        bidirectional: bool,
+        *,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        backend: str = "auto",
+        forget_bias: float | None = None,
+    ) -> None:
+        super().__init__()
+        _check_size("input_size", input_size, minimum=1)
+        _check_size("hidden_size", hidden_size, minimum=1)
+        _check_size("num_layers", num_layers, minimum=1)
+        for name, p in (
+            ("dropout", dropout),
+            ("recurrent_dropout", recurrent_dropout),
+            ("zoneout", zoneout),
+        ):
+            if not (isinstance(p, int | float) and 0 <= p < 1):
+                raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
+        if backend in DEPRECATED_BACKENDS:
+            warnings.warn(
+                f"backend={backend!r} is now called {DEPRECATED_BACKENDS[backend]!r}",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            backend = DEPRECATED_BACKENDS[backend]
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        if forget_bias is not None and self.cell.forget_gate(hidden_size) is None:
+            raise ValueError(
+                f"{type(self).__name__} has no forget gate; forget_bias does not apply"
+            )
+        if dropout and num_layers == 1:
+            warnings.warn(
+                "dropout acts between stacked layers; with num_layers=1 it does nothing",
+                stacklevel=3,
+            )
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional = bidirectional
+        self.recurrent_dropout, self.zoneout = float(recurrent_dropout), float(zoneout)
+        self.backend, self.forget_bias = backend, forget_bias
+        # per layer-direction, in torch's order: CellWeights field -> parameter name
+        self._parameter_names: list[dict[str, str]] = []
+
+    # --- what a subclass defines ---------------------------------------------------------
+    def _cell_shapes(self, input_size: int) -> Shapes:
+        """The shapes of one layer-direction's parameters, for an input of ``input_size``."""
+        raise NotImplementedError
+
+    def _state_sizes(self) -> tuple[int, ...]:
+        """The width of each state part; the first is the output of each direction."""
+        return (self.hidden_size,)
+
+    def _step(self, w: CellWeights, x_proj: Tensor, state: State) -> State:
+        return self.cell.step(w, x_proj, state)
+
+    def _native_mode(self) -> str | None:
+        """The key of `rnnkit.nn.native.KERNELS` that runs this layer, if torch has one."""
+        return None
+
+    def _options_torch_lacks(self, training: bool) -> dict[str, Any]:
+        """The options in use that torch's kernels lack, by argument name.
+
+        Recurrent dropout is the identity in evaluation, so it blocks the kernel only in
+        training."""
+        lacking: dict[str, Any] = {"zoneout": self.zoneout}
+        if training:
+            lacking["recurrent_dropout"] = self.recurrent_dropout
+        return {name: value for name, value in lacking.items() if value}
+
+    def _public_state(self, state: State) -> Tensor | tuple[Tensor, ...]:
+        """The final state as the matching torch layer returns it."""
+        return state[0]
+
+    # --- parameters ----------------------------------------------------------------------
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def out_features(self) -> int:
+        """Features of each output step: ``D * H_out``."""
+        return self.num_directions * self._state_sizes()[0]
+
+    def _build(self, device: Device, dtype: torch.dtype | None) -> None:
+        """Register every layer-direction's parameters in torch's order; call once, last."""
+        for layer in range(self.num_layers):
+            shapes = self._cell_shapes(self.input_size if layer == 0 else self.out_features)
+            for direction in range(self.num_directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                for name, shape in shapes.items():
+                    tensor = torch.empty(shape, device=device, dtype=dtype)
+                    self.register_parameter(name + suffix, nn.Parameter(tensor))
+                self._parameter_names.append({name: name + suffix for name in shapes})
+        self.reset_parameters()
+        if self.backend == "native":
+            self._explain_no_native(training=True)
+
+    def reset_parameters(self) -> None:
+        """torch's initialisation (U(±1/√H)), then ``forget_bias`` where it was given."""
+        reset_weights(dict(self.named_parameters()), self.hidden_size)
+        gate = self.cell.forget_gate(self.hidden_size)
+        if self.forget_bias is not None and gate is not None:
+            for k in range(len(self._parameter_names)):
+                w = self.cell_weights(*divmod(k, self.num_directions))
+                set_forget_bias(w.bias_ih, w.bias_hh, gate, self.forget_bias)
+
+    def cell_weights(self, layer: int, direction: int = 0) -> CellWeights:
+        """The parameters of one layer and direction, as the cell's math takes them."""
+        names = self._parameter_names[layer * self.num_directions + direction]
+        return CellWeights(**{field: getattr(self, name) for field, name in names.items()})
+
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        """Parameters grouped by layer-direction, as `torch.nn.RNNBase.all_weights`."""
+        return [[getattr(self, name) for name in names.values()] for names in self._parameter_names]
+
+    def flatten_parameters(self) -> None:
+        """Kept for torch compatibility. rnnkit keeps parameters separate; torch's cuDNN path
+        compacts them at each call instead."""
+
+    def initial_state(self, batch_size: int) -> Tensor | tuple[Tensor, ...]:
+        """The zero state for ``batch_size`` sequences, shaped as ``hx`` (e.g. ``(h_0, c_0)``)."""
+        like = next(self.parameters())
+        rows = self.num_layers * self.num_directions
+        zeros = tuple(like.new_zeros(rows, batch_size, size) for size in self._state_sizes())
+        return self._public_state(zeros)
+
+    # --- dispatch ------------------------------------------------------------------------
+    def _explain_no_native(self, training: bool) -> str | None:
+        """Why torch's kernel cannot run this layer now (None if it can); raises for 'native'."""
+        lacking, reason = self._options_torch_lacks(training), None
+        if self._native_mode() is None:
+            reason = f"torch has no native {type(self).__name__} kernel"
+        elif lacking:
+            options = ", ".join(f"{name}={value!r}" for name, value in lacking.items())
+            reason = f"torch's native kernel has no {options}"
+        if reason and self.backend == "native":
+            raise ValueError(
+                f"backend='native' cannot run this layer: {reason}; use 'auto' or 'loop'"
+            )
+        return reason
+
+    def uses_native(self) -> bool:
+        """Whether the next forward pass runs torch's own kernel."""
+        return self.backend != "loop" and self._explain_no_native(self.training) is None
+
+    def _native_config(self) -> NativeConfig:
+        mode = self._native_mode()
+        assert mode is not None
+        return NativeConfig(mode, self.bias, self.num_layers, self.dropout, self.bidirectional)
+
+    def _flat_weights(self) -> list[Tensor]:
+        return [getattr(self, name) for names in self._parameter_names for name in names.values()]
+
+    # --- forward -------------------------------------------------------------------------
+    def forward(
+        self,
+        input: Tensor | PackedSequence,
+        hx: Tensor | tuple[Tensor, ...] | None = None,
+        lengths: Tensor | list[int] | None = None,
+    ) -> Output:
+        """Run the layer over a batch of sequences (see the subclass for shapes)."""
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError("lengths cannot be given with a PackedSequence, which has its own")
+            return self._forward_packed(input, hx)
+        x, batched = self._time_major(input)
+        lengths = check_lengths(lengths, x.shape[1], x.shape[0])
+        state = self._initial_state(hx, x, batched, x.shape[1])
+        output, final = self._forward_time_major(x, state, lengths)
+        if self.batch_first and batched:
+            output = output.transpose(0, 1)
+        if not batched:
+            output, final = output.squeeze(1), tuple(s.squeeze(1) for s in final)
+        return output, self._public_state(final)
+
+    def _forward_packed(
+        self, packed: PackedSequence, hx: Tensor | tuple[Tensor, ...] | None
+    ) -> Output:
+        self._check_features(packed.data, "a PackedSequence with data of shape (*, {size})")
+        state = self._initial_state(hx, packed.data, True, int(packed.batch_sizes[0]))
+        if self.uses_native():
+            output, final = run_native(
+                self._native_config(), packed, state, self._flat_weights(), self.training
+            )
+            return output, self._public_state(final)
+        x, lengths = unpack(packed)
+        out, final = self._forward_layers(x, state, lengths)
+        return pack_like(out, lengths, packed), self._public_state(final)
+
+    def _forward_time_major(
+        self, x: Tensor, state: State, lengths: Tensor | None
+    ) -> tuple[Tensor, State]:
+        """The output ``(T, N, D * H_out)`` and final state of ``x`` ``(T, N, F)``, on torch's
+        kernel (a padded batch packed for it) or through `_forward_layers`."""
+        if not self.uses_native():
+            return self._forward_layers(x, state, lengths)
+        config, weights = self._native_config(), self._flat_weights()
+        if lengths is None:
+            output, final = run_native(config, x, state, weights, self.training)
+            assert isinstance(output, Tensor)
+            return output, final
+        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+        output, final = run_native(config, packed, state, weights, self.training)
+        assert isinstance(output, PackedSequence)
+        return pad_packed_sequence(output, total_length=x.shape[0])[0], final
+
+    def _forward_layers(
+        self, x: Tensor, state: State, lengths: Tensor | None
+    ) -> tuple[Tensor, State]:
+        """All layers and directions, each by `_forward_direction`; ``x`` is ``(T, N, F)``."""
+        padding = Padding.of(lengths, x.shape[0], x.device)
+        if padding is not None:
+            x = x.masked_fill(~padding.mask, 0.0)  # padding may hold anything, NaN included
+        index = None if padding is None else padding.reverse_index
+        finals: list[State] = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                k = layer * self.num_directions + direction
+                w, start = self.cell_weights(layer, direction), tuple(s[k] for s in state)
+                x_in = x if direction == 0 else reverse_time(x, index)
+                out, final = self._forward_direction(w, x_in, start, padding)
+                outputs.append(out if direction == 0 else reverse_time(out, index))
+                finals.append(final)
+            x = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        if padding is not None:
+            x = x.masked_fill(~padding.mask, 0.0)
+        return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+
+    def _forward_direction(
+        self, w: CellWeights, x: Tensor, state: State, padding: Padding | None
+    ) -> tuple[Tensor, State]:
+        """One direction of one layer over ``x`` ``(T, N, F)``, padding at the end, through the
+        cell's time loop."""
+        return time_loop(
+            self._step,
+            w,
+            self.cell.project_input(w, x),
+            state,
+            mask=None if padding is None else padding.mask,
+            recurrent_dropout=self.recurrent_dropout,
+            zoneout_p=self.zoneout,
+            training=self.training,
+        )
+
+    # --- input checks --------------------------------------------------------------------
+    def _check_features(self, x: Tensor, expected: str, rank_ok: bool = True) -> None:
+        if not rank_ok or x.shape[-1] != self.input_size or not x.is_floating_point():
+            shown = expected.format(size=self.input_size)
+            raise ValueError(
+                f"{type(self).__name__}: expected {shown} (floating point), "
+                f"got shape {tuple(x.shape)} of {x.dtype}"
+            )
+
+    def _time_major(self, input: Tensor) -> tuple[Tensor, bool]:
+        """``(T, N, F)`` from ``input`` and whether it was batched."""
+        layout = "(N, L, {size})" if self.batch_first else "(L, N, {size})"
+        self._check_features(
+            input, f"input of shape {layout} or (L, {{size}})", input.dim() in (2, 3)
+        )
+        batched = input.dim() == 3
+        if not batched:
+            return input.unsqueeze(1), False
+        return (input.transpose(0, 1) if self.batch_first else input), True
+
+    def _initial_state(
+        self, hx: Tensor | tuple[Tensor, ...] | None, like: Tensor, batched: bool, batch: int
+    ) -> State:
+        """The initial state as ``(D * num_layers, N, size)`` tensors, zeros if not given."""
+        rows, sizes = self.num_layers * self.num_directions, self._state_sizes()
+        if hx is None:
+            return tuple(like.new_zeros(rows, batch, size) for size in sizes)
+        parts = (hx,) if isinstance(hx, Tensor) else tuple(hx)
+        if len(parts) != len(sizes):
+            raise ValueError(
+                f"{type(self).__name__}: expected hx as {len(sizes)} tensor(s), got {len(parts)}"
+            )
+        for i, (part, size) in enumerate(zip(parts, sizes, strict=True)):
+            expected = (rows, batch, size) if batched else (rows, size)
+            if tuple(part.shape) != expected:
+                name = "hx" if len(sizes) == 1 else f"hx[{i}]"
+                raise ValueError(
+                    f"{type(self).__name__}: expected {name} of shape {expected}, "
+                    f"got {tuple(part.shape)}"
+                )
+        return parts if batched else tuple(p.unsqueeze(1) for p in parts)
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if getattr(self, "output_size", self.hidden_size) != self.hidden_size:
+            text += f", output_size={self.output_size}"
+        for name, default in REPR_DEFAULTS.items():
+            value = getattr(self, name, default)
+            if value != default:
+                text += f", {name}={value!r}"
+        return text
+
+
+def _check_size(name: str, value: object, *, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

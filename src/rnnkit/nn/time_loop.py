@@ -1,0 +1,81 @@
+"""The time loop: one direction of one layer, stepped through time with a cell's ``step``.
+
+The input projection of every step is computed beforehand in one matrix multiply (the cell's
+``project_input``), so each iteration does only the recurrent part. Around the step sit the
+options torch's kernels lack:
+
+* recurrent (variational) dropout (Gal & Ghahramani 2016): ``h_{t-1}`` is multiplied by one
+  dropout mask per sequence, the same at every step, before it enters the recurrence;
+* zoneout (Krueger et al. 2017): in training each state unit keeps its previous value with
+  probability ``p``, drawn afresh at every step; in evaluation the state is the expectation
+  ``p ⊙ s_{t-1} + (1 - p) ⊙ s_t``;
+* padding: where ``mask`` is False the state is carried over unchanged, so a sequence's final
+  state is its state at its own last step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from rnnkit.nn.recurrent_cell import CellWeights, State
+
+Step = Callable[[CellWeights, Tensor, State], State]
+
+
+def dropout_mask(like: Tensor, p: float) -> Tensor:
+    """A ``(N, H)`` mask like ``like``: 0 with probability ``p``, else ``1 / (1 - p)``."""
+    return torch.empty_like(like).bernoulli_(1.0 - p).div_(1.0 - p)
+
+
+def zoneout(new: State, old: State, p: float, training: bool) -> State:
+    """Keep each unit of ``old`` with probability ``p`` (training) or mix in expectation."""
+    if training:
+        return tuple(
+            torch.where(torch.rand_like(n) < p, o, n) for n, o in zip(new, old, strict=True)
+        )
+    return tuple(torch.lerp(n, o, p) for n, o in zip(new, old, strict=True))
+
+
+def time_loop(
+    step: Step,
+    w: CellWeights,
+    x_proj: Tensor,
+    state: State,
+    *,
+    mask: Tensor | None = None,
+    recurrent_dropout: float = 0.0,
+    zoneout_p: float = 0.0,
+    training: bool = False,
+) -> tuple[Tensor, State]:
+    """Run ``step`` over all time steps.
+
+    Args:
+        step: the cell's ``step(w, x_proj_t, state) -> state``.
+        w: the cell's weights.
+        x_proj: ``(T, N, G)``, the projected inputs of all steps.
+        state: the initial state, a tuple of ``(N, size)`` tensors.
+        mask: ``(T, N, 1)`` bool, False at padded positions; None when nothing is padded.
+        recurrent_dropout: ``p`` of variational dropout on ``h_{t-1}`` (training only).
+        zoneout_p: zoneout probability.
+        training: whether dropout / zoneout draw random masks.
+
+    Returns:
+        ``(outputs (T, N, H_out), final state)``; ``outputs[t]`` is ``state[0]`` after step
+        ``t`` (the carried-over state at padded positions).
+    """
+    keep = dropout_mask(state[0], recurrent_dropout) if training and recurrent_dropout else None
+    outputs = []
+    # unbind, not x_proj[t]: the backward of T selects would build T full-size gradients
+    for t, x_t in enumerate(x_proj.unbind(0)):
+        visible = state if keep is None else (state[0] * keep, *state[1:])
+        new = step(w, x_t, visible)
+        if zoneout_p:
+            new = zoneout(new, state, zoneout_p, training)
+        if mask is not None:
+            new = tuple(torch.where(mask[t], n, s) for n, s in zip(new, state, strict=True))
+        state = new
+        outputs.append(state[0])
+    return torch.stack(outputs), state

@@ -1,0 +1,91 @@
+"""The life of a run directory: `train_run` starts or resumes training into it (what
+``rnnkit train`` does), `load_run` reads the trained model back for inference (what
+``evaluate``, ``generate`` and the other inference commands do). Each loads a checkpoint once,
+checked against its manifest once, and hands that same `LoadedCheckpoint` to the task and the
+trainer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from torch import nn
+
+from rnnkit.checkpoint import CONFIG_NAME, LAST_DIR, LoadedCheckpoint, load_checkpoint
+from rnnkit.errors import UserError
+from rnnkit.tasks.registry import task_class
+from rnnkit.train.config import load_config
+from rnnkit.train.task import DataSources, Task
+from rnnkit.train.trainer import Trainer
+
+
+def train_run(
+    task: str,
+    data: Sequence[str],
+    out: str | Path,
+    *,
+    valid: Sequence[str] = (),
+    test: Sequence[str] = (),
+    config: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    resume: bool = False,
+    live: bool | None = None,
+) -> dict[str, Any]:
+    """Train ``task`` on ``data`` into the run directory ``out``; the final metrics.
+
+    The config is the task's defaults, then the YAML file ``config``, then ``overrides``
+    (``"train.lr=0.001"``). With ``resume`` the run continues from ``out/last`` with the config
+    saved there (``config`` and ``overrides`` still apply on top, e.g. to add epochs) and the
+    tokenizers saved there. Without it, ``out`` must be new or empty.
+    """
+    cls = task_class(task)
+    run_dir = Path(out)
+    saved, base = None, None
+    if resume:
+        saved = load_checkpoint(run_dir / LAST_DIR)
+        base = yaml.safe_load(saved.config_yaml)
+        if base.get("task") != task:
+            raise UserError(f"holds a {base.get('task')!r} run, not {task!r}", path=run_dir)
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        raise UserError(
+            "already holds files; pass --resume to continue its run, or choose another --out",
+            path=run_dir,
+        )
+    runner = cls(load_config(cls.config_class, config, overrides, base=base))
+    runner.prepare(DataSources(train=list(data), valid=list(valid), test=list(test)), saved)
+    return Trainer(runner, run_dir, resume_from=saved, live=live).fit()
+
+
+@dataclass
+class LoadedRun:
+    """A trained run, ready for inference: its task (with tokenizers and labels), its best
+    model in eval mode, and the checkpoint they came from."""
+
+    task: Task
+    model: nn.Module
+    checkpoint: LoadedCheckpoint
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The evaluation results saved with the model (``metrics.json``)."""
+        return self.checkpoint.metrics
+
+
+def load_run(run_dir: str | Path, *, map_location: str = "cpu") -> LoadedRun:
+    """The task (with its tokenizers) and the best model saved in ``run_dir``, in eval mode."""
+    path = Path(run_dir)
+    if not (path / CONFIG_NAME).is_file():
+        raise UserError("not a run directory (it has no config.yaml)", path=path)
+    checkpoint = load_checkpoint(path)
+    saved = yaml.safe_load(checkpoint.config_yaml)
+    name = saved.get("task") if isinstance(saved, dict) else None
+    cls = task_class(str(name))
+    task = cls(load_config(cls.config_class, base=saved))
+    task.load_assets(checkpoint)
+    model = task.build_model()
+    checkpoint.load_weights(model, map_location)
+    return LoadedRun(task, model.eval(), checkpoint)

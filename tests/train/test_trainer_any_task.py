@@ -1,0 +1,61 @@
+"""The trainer knows no task: a regression task it has never heard of (`conftest.Regression`)
+trains, evaluates, checkpoints and resumes bit for bit, with its own throughput unit."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rnnkit.checkpoint import LAST_DIR, load_checkpoint, read_metrics_log
+from rnnkit.train import Trainer
+
+
+def fit(task, run_dir: Path, **kwargs) -> dict:
+    return Trainer(task, run_dir, live=False, **kwargs).fit()
+
+
+def test_a_task_the_trainer_never_heard_of_trains_and_is_saved(regression_task, tmp_path):
+    task = regression_task("train.epochs=3", "train.batch_size=8", "train.lr=0.05")
+    before = task.evaluate(task.build_model(), "valid")["loss"]
+    final = fit(task, tmp_path / "run")
+    assert final["valid"]["loss"] < before / 4
+    log = read_metrics_log(tmp_path / "run")
+    assert [record["step"] for record in log] == [10, 20, 30]
+    assert all(record["examples_per_s"] > 0 for record in log)  # the task's own unit
+    saved = load_checkpoint(tmp_path / "run")
+    assert saved.metrics == final
+    model = task.build_model()
+    saved.load_weights(model)
+    assert task.evaluate(model, "valid") == pytest.approx(final["valid"])
+
+
+def test_the_logged_train_loss_is_the_mean_since_the_previous_evaluation(regression_task, tmp_path):
+    task = regression_task("train.max_steps=12", "train.eval_every=5", "train.batch_size=8")
+    fit(task, tmp_path / "run")
+    logged = [record["train_loss"] for record in read_metrics_log(tmp_path / "run")]
+    windows = [task.losses[0:5], task.losses[5:10], task.losses[10:12]]
+    assert logged == pytest.approx([math.fsum(w) / len(w) for w in windows], rel=1e-12)
+
+
+def test_resumed_in_the_middle_of_an_epoch_equals_uninterrupted(regression_task, tmp_path):
+    # 10 batches per epoch: stopped at step 12, an evaluation, in the middle of epoch 2
+    settings = ("train.epochs=3", "train.batch_size=8", "train.eval_every=4")
+    fit(regression_task(*settings), tmp_path / "straight")
+    fit(regression_task(*settings, "train.max_steps=12"), tmp_path / "resumed")
+    resume_from = load_checkpoint(tmp_path / "resumed" / LAST_DIR)
+    fit(regression_task(*settings), tmp_path / "resumed", resume_from=resume_from)
+    straight = load_file(tmp_path / "straight" / LAST_DIR / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / LAST_DIR / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+    clocks = ("examples_per_s", "elapsed_s")
+    logs = [
+        [{k: v for k, v in r.items() if k not in clocks} for r in read_metrics_log(run)]
+        for run in (tmp_path / "straight", tmp_path / "resumed")
+    ]
+    assert logs[0] == logs[1]  # the same records, the mean train loss included, clocks aside
