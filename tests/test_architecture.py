@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "train": {"checkpoint", "errors"},
     "bptt": {"nn", "models", "data", "errors"},
     "tasks": {"train", "models", "data", "checkpoint", "nn", "decode", "errors"},
-    "cli": {"tasks", "bptt", "checkpoint", "errors", "rnnkit"},
+    "cli": {"tasks", "bptt", "data", "checkpoint", "errors", "rnnkit"},
     "decode": set(),
     "errors": set(),
 }

@@ -16,7 +16,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 import rnnkit
 from rnnkit.errors import UserError
@@ -58,7 +57,7 @@ def _root(
 
 @app.command()
 def train(
-    task: Annotated[str, typer.Argument(help="The task: lm.")],
+    task: Annotated[str, typer.Argument(help="The task: lm, classify or tag.")],
     data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="The run directory to write.")],
     valid: Annotated[
@@ -92,7 +91,9 @@ def evaluate(
     data: DataOption,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Evaluate a trained model on new data (an LM: perplexity, bits per character)."""
+    """Evaluate a trained model on new data (an LM: perplexity, bits per character; a
+    classifier: accuracy, macro-F1, per-class scores; a tagger: entity F1 or accuracy)."""
+    from rnnkit.cli.tables import print_metrics
     from rnnkit.tasks import load_run
 
     loaded = load_run(run)
@@ -100,7 +101,7 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(metrics))
     else:
-        _print_metrics(metrics, "metrics on " + ", ".join(data))
+        print_metrics(console, metrics, "metrics on " + ", ".join(data))
 
 
 @app.command()
@@ -174,33 +175,31 @@ def _check_sampling(
         raise UserError(f"--top-p must be in (0, 1], got {top_p}")
 
 
-def _print_metrics(metrics: dict[str, float], title: str) -> None:
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in metrics.items():
-        table.add_row(name, f"{value:.4f}")
-    console.print(table)
-
-
 def _print_final(metrics: dict[str, object], out: Path) -> None:
     for split in ("valid", "test"):
         values = metrics.get(split)
         if isinstance(values, dict):
-            shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())
+            shown = "  ".join(
+                f"{k} {v:.4f}" for k, v in values.items() if isinstance(v, int | float)
+            )
             typer.echo(f"{split}: {shown}")
     typer.echo(f"The best model is in {out}/ (latest checkpoint: {out}/last/).")
 
 
-def _mount_subcommands() -> None:
+def _register_commands() -> None:
+    """The commands that live in modules of their own."""
     from rnnkit.cli.diagnose import diagnose_app
+    from rnnkit.cli.embed import embed
+    from rnnkit.cli.predict import predict
 
+    app.command()(predict)
+    app.command()(embed)
     app.add_typer(diagnose_app, name="diagnose")
 
 
 def main() -> None:
     """Entry point of the console script."""
-    _mount_subcommands()
+    _register_commands()
     try:
         app()
     except UserError as error:

@@ -5,7 +5,8 @@ Every tokenizer has the special tokens ``<pad>`` = 0, ``<unk>`` = 1, ``<bos>`` =
 
     {"type": "char" | "word" | "bpe", "format": 1, ...kind-specific fields...}
 
-- char: ``{"lowercase": bool, "vocab": {"specials": [...], "tokens": [...]}}``
+- char: ``{"lowercase": bool, "normalize_digits": bool, "vocab": {"specials": [...],
+  "tokens": [...]}}`` (files without ``normalize_digits`` read as false)
 - word: the same plus ``"pattern"`` (a regular expression) and ``"keep_newlines"`` (bool)
 - bpe:  ``{"tokenizer": {...}}``, the HuggingFace ``tokenizers`` JSON, embedded as an object
 
@@ -23,8 +24,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self
 
+from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
-from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
 from rnnkit.checkpoint.atomic import write_text_atomic
 from rnnkit.data.readers import PathArg, read_text
@@ -35,6 +36,12 @@ FORMAT_VERSION = 1
 DEFAULT_BPE_VOCAB_SIZE = 4096
 MIN_BPE_VOCAB_SIZE = len(SPECIAL_TOKENS) + 256  # the specials and one token per byte
 WORD_PATTERN = r"\w+|[^\w\s]"  # runs of letters/digits, and each punctuation mark on its own
+DIGIT = re.compile(r"\d")
+
+
+def normalize_digits(text: str) -> str:
+    """Every decimal digit (any script) replaced by ``0``, so numbers share their tokens."""
+    return DIGIT.sub("0", text)
 
 
 class Tokenizer(ABC):
@@ -105,9 +112,10 @@ class Tokenizer(ABC):
 class _VocabTokenizer(Tokenizer):
     """A tokenizer that splits text into string tokens and looks them up in a `Vocab`."""
 
-    def __init__(self, vocab: Vocab | None, *, lowercase: bool) -> None:
+    def __init__(self, vocab: Vocab | None, *, lowercase: bool, normalize_digits: bool) -> None:
         self.vocab = Vocab() if vocab is None else vocab
         self.lowercase = lowercase
+        self.normalize_digits = normalize_digits
         self._check_special_ids()
 
     @abstractmethod
@@ -120,7 +128,8 @@ class _VocabTokenizer(Tokenizer):
         return self
 
     def _normalise(self, text: str) -> str:
-        return text.lower() if self.lowercase else text
+        text = text.lower() if self.lowercase else text
+        return normalize_digits(text) if self.normalize_digits else text
 
     def encode(self, text: str) -> list[int]:
         return self.vocab.encode(self.split(text))
@@ -136,27 +145,40 @@ class _VocabTokenizer(Tokenizer):
         return self.vocab.index(token) if token in self.vocab else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lowercase": self.lowercase, "vocab": self.vocab.to_dict()}
+        return {
+            "lowercase": self.lowercase,
+            "normalize_digits": self.normalize_digits,
+            "vocab": self.vocab.to_dict(),
+        }
 
 
 class CharTokenizer(_VocabTokenizer):
     """One token per Unicode character (newlines included); unseen characters become ``<unk>``.
 
     ``decode(encode(s)) == s`` whenever every character of `s` is in the vocabulary (and
-    `lowercase` is off).
+    `lowercase` and `normalize_digits` are off).
     """
 
     kind = "char"
 
-    def __init__(self, vocab: Vocab | None = None, *, lowercase: bool = False) -> None:
-        super().__init__(vocab, lowercase=lowercase)
+    def __init__(
+        self, vocab: Vocab | None = None, *, lowercase: bool = False, normalize_digits: bool = False
+    ) -> None:
+        super().__init__(vocab, lowercase=lowercase, normalize_digits=normalize_digits)
 
     @classmethod
     def train(
-        cls, text: str, *, lowercase: bool = False, min_freq: int = 1, max_size: int | None = None
+        cls,
+        text: str,
+        *,
+        lowercase: bool = False,
+        normalize_digits: bool = False,
+        min_freq: int = 1,
+        max_size: int | None = None,
     ) -> CharTokenizer:
         """Build the vocabulary from the characters of `text` (see `Vocab.build` for the order)."""
-        return cls(lowercase=lowercase)._learn_vocab(text, min_freq, max_size)
+        untrained = cls(lowercase=lowercase, normalize_digits=normalize_digits)
+        return untrained._learn_vocab(text, min_freq, max_size)
 
     def split(self, text: str) -> list[str]:
         return list(self._normalise(text))
@@ -166,7 +188,11 @@ class CharTokenizer(_VocabTokenizer):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return cls(Vocab.from_dict(data["vocab"]), lowercase=data["lowercase"])
+        return cls(
+            Vocab.from_dict(data["vocab"]),
+            lowercase=data["lowercase"],
+            normalize_digits=data.get("normalize_digits", False),
+        )
 
 
 class WordTokenizer(_VocabTokenizer):
@@ -187,10 +213,11 @@ class WordTokenizer(_VocabTokenizer):
         vocab: Vocab | None = None,
         *,
         lowercase: bool = False,
+        normalize_digits: bool = False,
         pattern: str = WORD_PATTERN,
         keep_newlines: bool = True,
     ) -> None:
-        super().__init__(vocab, lowercase=lowercase)
+        super().__init__(vocab, lowercase=lowercase, normalize_digits=normalize_digits)
         self.pattern = pattern
         self.keep_newlines = keep_newlines
         try:
@@ -204,13 +231,19 @@ class WordTokenizer(_VocabTokenizer):
         text: str,
         *,
         lowercase: bool = False,
+        normalize_digits: bool = False,
         min_freq: int = 1,
         max_size: int | None = None,
         pattern: str = WORD_PATTERN,
         keep_newlines: bool = True,
     ) -> WordTokenizer:
         """Build the vocabulary from the tokens of `text` (see `Vocab.build` for the order)."""
-        untrained = cls(lowercase=lowercase, pattern=pattern, keep_newlines=keep_newlines)
+        untrained = cls(
+            lowercase=lowercase,
+            normalize_digits=normalize_digits,
+            pattern=pattern,
+            keep_newlines=keep_newlines,
+        )
         return untrained._learn_vocab(text, min_freq, max_size)
 
     def split(self, text: str) -> list[str]:
@@ -234,6 +267,7 @@ class WordTokenizer(_VocabTokenizer):
         return cls(
             Vocab.from_dict(data["vocab"]),
             lowercase=data["lowercase"],
+            normalize_digits=data.get("normalize_digits", False),
             pattern=data["pattern"],
             keep_newlines=data["keep_newlines"],
         )
@@ -263,6 +297,7 @@ class BPETokenizer(Tokenizer):
         *,
         vocab_size: int = DEFAULT_BPE_VOCAB_SIZE,
         lowercase: bool = False,
+        normalize_digits: bool = False,
         min_freq: int = 1,
     ) -> BPETokenizer:
         """Learn merges from `text` until `vocab_size` ids (specials included) or none remain.
@@ -276,8 +311,11 @@ class BPETokenizer(Tokenizer):
         if min_freq < 1:
             raise UserError(f"min_freq must be at least 1, got {min_freq}")
         tokenizer = HFTokenizer(models.BPE())
-        if lowercase:
-            tokenizer.normalizer = normalizers.Lowercase()
+        steps: list[normalizers.Normalizer] = [normalizers.Lowercase()] if lowercase else []
+        if normalize_digits:
+            steps.append(normalizers.Replace(Regex(r"\d"), "0"))
+        if steps:
+            tokenizer.normalizer = normalizers.Sequence(steps)
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tokenizer.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
@@ -339,6 +377,7 @@ def build_tokenizer(
     *,
     vocab_size: int | None = None,
     lowercase: bool = False,
+    normalize_digits: bool = False,
     min_freq: int = 1,
     max_size: int | None = None,
 ) -> Tokenizer:
@@ -347,13 +386,20 @@ def build_tokenizer(
     `vocab_size` is the total number of ids, special tokens included: for bpe the target size
     (default `DEFAULT_BPE_VOCAB_SIZE`), for char and word a cap (default none). `max_size` caps
     the ordinary tokens of char and word vocabularies instead; give one or the other.
+    `lowercase` and `normalize_digits` (every digit becomes ``0``) apply before splitting.
     """
     _tokenizer_class(kind)
     if kind == "bpe":
         if max_size is not None:
             raise UserError("max_size does not apply to the bpe tokenizer; set vocab_size")
         size = DEFAULT_BPE_VOCAB_SIZE if vocab_size is None else vocab_size
-        return BPETokenizer.train(text, vocab_size=size, lowercase=lowercase, min_freq=min_freq)
+        return BPETokenizer.train(
+            text,
+            vocab_size=size,
+            lowercase=lowercase,
+            normalize_digits=normalize_digits,
+            min_freq=min_freq,
+        )
     if vocab_size is not None:
         if max_size is not None:
             raise UserError("give vocab_size or max_size, not both")
@@ -361,7 +407,13 @@ def build_tokenizer(
             raise UserError(f"vocab_size must exceed {len(SPECIAL_TOKENS)}, got {vocab_size}")
         max_size = vocab_size - len(SPECIAL_TOKENS)
     train = CharTokenizer.train if kind == "char" else WordTokenizer.train
-    return train(text, lowercase=lowercase, min_freq=min_freq, max_size=max_size)
+    return train(
+        text,
+        lowercase=lowercase,
+        normalize_digits=normalize_digits,
+        min_freq=min_freq,
+        max_size=max_size,
+    )
 
 
 def load_tokenizer(path: PathArg) -> Tokenizer:

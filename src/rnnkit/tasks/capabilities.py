@@ -1,11 +1,13 @@
 """What a task can do beyond training, as small protocols the CLI checks before it calls.
 
-``rnnkit generate RUN`` needs a task that `Generates`; a task declares a capability simply by
-having the method (structural typing), and ``isinstance(task, Generates)`` tells.
+``rnnkit generate RUN`` needs a task that `Generates`, ``rnnkit predict RUN`` one that
+`Predicts`; a task declares a capability simply by having the methods (structural typing), and
+``isinstance(task, Generates)`` tells.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from torch import nn
@@ -22,4 +24,17 @@ class Generates(Protocol):
 
     def generate(self, model: nn.Module, prompt: str, length: int, **options: Any) -> list[str]:
         """Continuations of ``prompt``, ``length`` tokens each."""
+        ...
+
+
+@runtime_checkable
+class Predicts(Protocol):
+    """A task whose model labels inputs (``rnnkit predict``): texts, sentences, ..."""
+
+    def predict(self, model: nn.Module, source: Path | str) -> list[dict[str, Any]]:
+        """One JSON-ready record per input of the file ``source`` (``--json`` prints them)."""
+        ...
+
+    def format_prediction(self, record: dict[str, Any]) -> str:
+        """A record as the text ``rnnkit predict`` prints (one or more lines)."""
         ...

@@ -14,6 +14,8 @@ from rnnkit.train.task import Task
 
 TASKS: dict[str, str] = {
     "lm": "rnnkit.tasks.lm:LanguageModelling",
+    "classify": "rnnkit.tasks.classify:Classification",
+    "tag": "rnnkit.tasks.tag:Tagging",
 }
 
 

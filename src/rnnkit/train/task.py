@@ -98,10 +98,11 @@ class Task(ABC):
         """The evaluation splits the prepared data has, among "valid" and "test"."""
 
     @abstractmethod
-    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
-        """The metrics of ``model`` on a prepared split ("valid" or "test"); includes
-        `metric`."""
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, Any]:
+        """The metrics of ``model`` on a prepared split ("valid" or "test"): numbers, `metric`
+        among them, and optionally tables (dicts, e.g. per-class scores) kept in
+        ``metrics.json`` but not in the log."""
 
     @abstractmethod
-    def evaluate_files(self, model: nn.Module, paths: Sequence[Path | str]) -> dict[str, float]:
+    def evaluate_files(self, model: nn.Module, paths: Sequence[Path | str]) -> dict[str, Any]:
         """The metrics of ``model`` on new data files (for ``rnnkit evaluate``)."""

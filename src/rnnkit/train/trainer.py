@@ -12,9 +12,10 @@ One run, step by step:
    state) passes from batch to batch, detached; throughput is counted in the task's `unit`;
 4. evaluate at the end of each epoch (or every ``train.eval_every`` steps): log a record to
    ``RUN/metrics.jsonl`` (``train_loss`` is the mean over the steps since the previous
-   evaluation), save ``RUN/`` when the validation metric improves and ``RUN/last``
-   always; stop early after ``train.patience`` evaluations without improvement, after
-   ``train.max_steps`` steps or ``train.max_minutes`` minutes;
+   evaluation; the scalar metrics, while ``metrics.json`` has them all), save ``RUN/`` when
+   the validation metric improves and ``RUN/last`` always; stop early after
+   ``train.patience`` evaluations without improvement, after ``train.max_steps`` steps or
+   ``train.max_minutes`` minutes;
 5. evaluate the best model on the validation and test data and write ``RUN/metrics.json``.
 
 A resumed run continues exactly where ``RUN/last`` left off: on a CPU, a run interrupted and
@@ -300,7 +301,7 @@ class Trainer:
     def _log(
         self,
         train_loss: float,
-        metrics: dict[str, float],
+        metrics: dict[str, Any],
         meter: Meter,
         progress: TrainingProgress,
     ) -> None:
@@ -310,7 +311,12 @@ class Trainer:
             "step": position.step,
             "train_loss": train_loss,
         }
-        record |= {f"valid_{name}": value for name, value in metrics.items()}
+        # the scalars only: per-class tables and confusion matrices go to metrics.json
+        record |= {
+            f"valid_{name}": value
+            for name, value in metrics.items()
+            if isinstance(value, int | float)
+        }
         record |= {
             "lr": self.optimizer.param_groups[0]["lr"],
             f"{self.task.unit}_per_s": meter.throughput(),

@@ -1,0 +1,59 @@
+"""The classify task on the user's own files: training, held-out split, unseen labels,
+multi-label, prediction in input order."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rnnkit.errors import UserError
+from rnnkit.tasks import load_run, train_run
+
+TINY = ["model.embedding_dim=16", "model.hidden_size=16", "model.mlp_hidden=16",
+        "train.threads=1", "train.batch_size=16", "train.lr=0.01"]  # fmt: skip
+
+
+def write_csv(path, rows, header="text,label"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_learns_the_builtin_sentiment_and_predicts_in_input_order(tmp_path):
+    final = train_run("classify", ["builtin:sentiment"], tmp_path / "run",
+                      overrides=[*TINY, "train.epochs=3"], live=False)  # fmt: skip
+    assert final["valid"]["accuracy"] > 0.9
+    run = load_run(tmp_path / "run")
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("the plot was not boring\nthe screen is awful\n" * 3, encoding="utf-8")
+    records = run.task.predict(run.model, inputs)
+    assert [r["label"] for r in records] == ["positive", "negative"] * 3
+    assert all(sum(r["probabilities"].values()) == pytest.approx(1) for r in records)
+
+
+def test_a_label_unseen_in_training_names_file_and_line(tmp_path):
+    train = write_csv(tmp_path / "train.csv", ["good film,pos", "bad film,neg"] * 10)
+    valid = write_csv(tmp_path / "valid.csv", ["good,pos", "meh,neutral"])
+    with pytest.raises(UserError, match=r"valid\.csv:3: label 'neutral' was not seen"):
+        train_run("classify", [str(train)], tmp_path / "run", valid=[str(valid)], overrides=TINY)
+
+
+def test_the_held_out_split_is_stratified(tmp_path):
+    rows = [f"text {i},{'rare' if i < 20 else 'common'}" for i in range(200)]
+    train = write_csv(tmp_path / "train.csv", rows)
+    final = train_run("classify", [str(train)], tmp_path / "run",
+                      overrides=[*TINY, "train.max_steps=1"], live=False)  # fmt: skip
+    support = {k: v["support"] for k, v in final["valid"]["per_class"].items()}
+    assert support == {"common": 18, "rare": 2}
+
+
+def test_multi_label_jsonl(tmp_path):
+    lines = [{"text": "red car", "label": ["red", "car"]}, {"text": "blue car", "label": ["car"]},
+             {"text": "red sky", "label": ["red"]}] * 20  # fmt: skip
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    final = train_run("classify", [str(train)], tmp_path / "run", live=False,
+                      overrides=[*TINY, "data.multi_label=true", "train.epochs=15"])  # fmt: skip
+    assert final["valid"]["micro_f1"] > 0.9
+    with pytest.raises(UserError, match=r"data\.multi_label=true"):
+        train_run("classify", [str(train)], tmp_path / "single", overrides=TINY)
