@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from rnnkit.errors import UserError
 from rnnkit.nn.layers import GRU, LSTM, RNN, JordanRNN, MinGRU, MinLSTM
 from rnnkit.nn.recurrent_layer import RecurrentLayer
 
+CellName = Literal["rnn", "rnn_relu", "lstm", "gru", "mingru", "minlstm", "jordan"]
 CELLS: dict[str, Callable[..., RecurrentLayer]] = {
     "rnn": RNN,
     "rnn_relu": partial(RNN, nonlinearity="relu"),

@@ -41,57 +41,32 @@ from rnnkit.data.vocab import Vocab
 from rnnkit.errors import UserError
 from rnnkit.models.classifier import SequenceClassifier, classification_loss
 from rnnkit.tasks.classification_metrics import multi_label_metrics, single_label_metrics
-from rnnkit.tasks.supervised import (
-    Batch,
-    bucketing_summary,
-    in_input_order,
-    pad,
-    pretrained_rows,
-    stratified_split,
-    training_batches,
-)
-from rnnkit.train.config import ConfigModel, NonNegativeInt, PositiveInt, Rate, RunConfig
-from rnnkit.train.task import DataSources, Task
+from rnnkit.tasks.encoder_config import EncoderConfig, LabelledRunConfig, VocabularyConfig
+from rnnkit.tasks.supervised import Batch, LabelledTask, in_input_order, pad
+from rnnkit.train.config import NonNegativeInt, PositiveInt
 
 TOKENIZER_FILE, LABELS_FILE = "tokenizer.json", "labels.json"
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl")
-Cell = Literal["rnn", "rnn_relu", "lstm", "gru", "mingru", "minlstm", "jordan"]
 
 
-class ClassifyModelConfig(ConfigModel):
+class ClassifyModelConfig(EncoderConfig):
     """The classifier: the ``model.*`` keys."""
 
-    cell: Cell = Field(default="lstm", description="Recurrent cell.")
-    embedding_dim: PositiveInt = Field(default=128, description="Token embedding size.")
-    hidden_size: PositiveInt = Field(default=128, description="Recurrent state size per direction.")
-    num_layers: PositiveInt = Field(default=1, description="Stacked recurrent layers.")
     bidirectional: bool = Field(default=True, description="Read each text both ways.")
-    dropout: Rate = Field(
-        default=0.3, description="Dropout on embeddings, between layers, in the MLP."
-    )
     pooling: Literal["last", "mean", "max", "attention"] = Field(
         default="max", description="How the outputs of all steps become one vector."
     )
     mlp_hidden: NonNegativeInt = Field(default=128, description="MLP hidden size; 0: linear.")
-    layer_norm: bool = Field(default=False, description="Layer-normalised cells (rnn, lstm, gru).")
-    forget_bias: float | None = Field(default=1.0, description="Initial forget-gate bias.")
-    embeddings: str | None = Field(
-        default=None, description="Pretrained vectors (word2vec text/binary, GloVe) to start from."
-    )
-    freeze_embeddings: bool = Field(default=False, description="Keep the embeddings fixed.")
     class_weights: Literal["none", "balanced"] = Field(
         default="none", description="balanced: weigh each class by N / (C * count)."
     )
 
 
-class ClassifyDataConfig(ConfigModel):
+class ClassifyDataConfig(VocabularyConfig):
     """The texts, their labels and their tokens: the ``data.*`` keys."""
 
     tokenizer: Literal["char", "word", "bpe"] = Field(default="word", description="Token unit.")
-    vocab_size: PositiveInt | None = Field(default=None, description="Vocabulary size cap.")
     lowercase: bool = Field(default=True, description="Lower-case the text first.")
-    normalize_digits: bool = Field(default=False, description="Replace every digit by 0.")
-    min_freq: PositiveInt = Field(default=1, description="Rarer tokens become <unk>.")
     text_field: str = Field(default="text", description="CSV/TSV column or JSON key of the text.")
     label_field: str = Field(default="label", description="Column or key of the label(s).")
     multi_label: bool = Field(default=False, description="Several labels per text.")
@@ -101,12 +76,9 @@ class ClassifyDataConfig(ConfigModel):
     max_length: PositiveInt | None = Field(
         default=400, description="Tokens kept per text (the rest is cut; null: all)."
     )
-    valid_fraction: Rate = Field(
-        default=0.1, description="Stratified share held out for validation when no --valid."
-    )
 
 
-class ClassifyConfig(RunConfig):
+class ClassifyConfig(LabelledRunConfig):
     """The config of a classification run."""
 
     task: Literal["classify"] = "classify"
@@ -124,7 +96,7 @@ class Example:
     line: int
 
 
-class Classification(Task):
+class Classification(LabelledTask[tuple[str, LabeledText], Example]):
     """The ``classify`` task: see the module docstring."""
 
     name = "classify"
@@ -135,12 +107,6 @@ class Classification(Task):
     config: ClassifyConfig
     tokenizer: Tokenizer
     labels: Vocab
-
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__(config)
-        self.pretrained: Tensor | None = None
-        self.examples: dict[str, list[Example]] = {}
-        self.notes: list[str] = []
 
     # --- data ------------------------------------------------------------------------------
     def _read(
@@ -165,36 +131,22 @@ class Classification(Task):
             raise UserError("no examples in " + ", ".join(map(str, sources)))
         return records
 
-    def prepare(self, sources: DataSources, saved: LoadedCheckpoint | None = None) -> None:
+    def read_records(self, sources: Sequence[Path | str]) -> list[tuple[str, LabeledText]]:
+        return self._read(sources)
+
+    def fit(self, records: list[tuple[str, LabeledText]]) -> None:
         data = self.config.data
-        train = self._read(sources.train)
-        if saved is not None:
-            self.load_assets(saved)
-        else:
-            self.tokenizer = build_tokenizer(
-                data.tokenizer,
-                "\n".join(record.text for _, record in train),
-                vocab_size=data.vocab_size,
-                lowercase=data.lowercase,
-                normalize_digits=data.normalize_digits,
-                min_freq=data.min_freq,
-            )
-            counts = Counter(label for _, record in train for label in record.labels)
-            self.labels = Vocab(sorted(counts), specials=())
-            self._check_single_label(train)
-        examples = self._encode(train)
-        if sources.valid:
-            self.examples = {"train": examples, "valid": self._encode(self._read(sources.valid))}
-        else:
-            keys = [self.labels.token(e.labels[0]) for e in examples]
-            kept, held = stratified_split(keys, data.valid_fraction, self.config.train.seed)
-            self.examples = {"train": [examples[i] for i in kept]}
-            if held:
-                self.examples["valid"] = [examples[i] for i in held]
-        if sources.test:
-            self.examples["test"] = self._encode(self._read(sources.test))
-        if self.config.model.embeddings and saved is None:
-            self._load_pretrained(self.config.model.embeddings)
+        self.tokenizer = build_tokenizer(
+            data.tokenizer,
+            "\n".join(record.text for _, record in records),
+            vocab_size=data.vocab_size,
+            lowercase=data.lowercase,
+            normalize_digits=data.normalize_digits,
+            min_freq=data.min_freq,
+        )
+        counts = Counter(label for _, record in records for label in record.labels)
+        self.labels = Vocab(sorted(counts), specials=())
+        self._check_single_label(records)
 
     def _check_single_label(self, records: list[tuple[str, LabeledText]]) -> None:
         if self.config.data.multi_label:
@@ -208,7 +160,7 @@ class Classification(Task):
                     line=record.line,
                 )
 
-    def _encode(self, records: list[tuple[str, LabeledText]]) -> list[Example]:
+    def encode(self, records: list[tuple[str, LabeledText]]) -> list[Example]:
         limit = self.config.data.max_length
         examples = []
         for source, record in records:
@@ -224,13 +176,16 @@ class Classification(Task):
             examples.append(Example(ids, self.labels.encode(record.labels), source, record.line))
         return examples
 
-    def _load_pretrained(self, path: str) -> None:
+    def token_vocab(self) -> Vocab:
         if not isinstance(self.tokenizer, CharTokenizer | WordTokenizer):
             raise UserError("model.embeddings needs the word (or char) tokenizer, not bpe")
-        rows, summary = pretrained_rows(path, self.tokenizer.vocab)
-        self.pretrained = rows
-        self.config.model.embedding_dim = rows.shape[1]
-        self.notes.append(summary)
+        return self.tokenizer.vocab
+
+    def stratum(self, example: Example) -> str:
+        return self.labels.token(example.labels[0])
+
+    def length(self, example: Example) -> int:
+        return len(example.ids)
 
     def load_assets(self, checkpoint: LoadedCheckpoint) -> None:
         self.tokenizer = tokenizer_from_json(
@@ -265,17 +220,15 @@ class Classification(Task):
 
     def summary(self) -> str:
         sizes = ", ".join(f"{split} {len(e):,}" for split, e in self.examples.items())
-        lengths = [len(e.ids) for e in self.examples["train"]]
-        padding = bucketing_summary(lengths, self.config.train.batch_size, self.config.train.seed)
         parts = [
             f"texts: {sizes}; {len(self.labels)} labels; {self.config.data.tokenizer} "
-            f"vocabulary {self.tokenizer.vocab_size:,}; {padding}",
+            f"vocabulary {self.tokenizer.vocab_size:,}; {self.padding_summary()}",
             *self.notes,
         ]
         return "; ".join(parts)
 
     # --- training ----------------------------------------------------------------------------
-    def _collate(self, examples: list[Example]) -> Batch:
+    def collate(self, examples: list[Example]) -> Batch:
         tokens, lengths = pad([e.ids for e in examples])
         if not all(e.labels for e in examples):  # prediction input
             return {"tokens": tokens, "lengths": lengths}
@@ -286,18 +239,6 @@ class Classification(Task):
         else:
             targets = torch.tensor([e.labels[0] for e in examples])
         return {"tokens": tokens, "lengths": lengths, "targets": targets}
-
-    def train_batches(self, epoch: int, shard: int, num_shards: int) -> Any:
-        train, config = self.examples["train"], self.config.train
-        return training_batches(
-            [len(e.ids) for e in train],
-            config.batch_size,
-            lambda indices: self._collate([train[i] for i in indices]),
-            seed=config.seed,
-            epoch=epoch,
-            shard=shard,
-            num_shards=num_shards,
-        )
 
     def _class_weights(self, device: torch.device) -> Tensor | None:
         if self.config.model.class_weights == "none":
@@ -322,24 +263,21 @@ class Classification(Task):
         return loss, len(batch["lengths"]), None
 
     # --- evaluation and prediction -------------------------------------------------------------
-    def splits(self) -> list[str]:
-        return [split for split in ("valid", "test") if split in self.examples]
-
     @torch.no_grad()
     def probabilities(self, model: nn.Module, examples: list[Example]) -> np.ndarray:
         """``(N, C)``: each class's probability (softmax, or sigmoid when multi-label)."""
         model.eval()
         device = next(model.parameters()).device
 
-        def run(indices: list[int]) -> list[np.ndarray]:
-            batch = self._collate([examples[i] for i in indices])
+        def predict_batch(indices: list[int]) -> list[np.ndarray]:
+            batch = self.collate([examples[i] for i in indices])
             logits = model(batch["tokens"].to(device), batch["lengths"]).float()
             probs = logits.sigmoid() if self.config.data.multi_label else logits.softmax(-1)
             return list(probs.cpu().numpy())
 
-        return np.stack(in_input_order([len(e.ids) for e in examples], run))
+        return np.stack(in_input_order([len(e.ids) for e in examples], predict_batch))
 
-    def _metrics(self, model: nn.Module, examples: list[Example]) -> dict[str, Any]:
+    def metrics(self, model: nn.Module, examples: list[Example]) -> dict[str, Any]:
         probs = self.probabilities(model, examples)
         if self.config.data.multi_label:
             gold = np.zeros_like(probs, dtype=bool)
@@ -348,12 +286,6 @@ class Classification(Task):
             return multi_label_metrics(gold, probs >= 0.5, self.labels.tokens)
         gold_ids = [e.labels[0] for e in examples]
         return single_label_metrics(gold_ids, probs.argmax(1).tolist(), self.labels.tokens)
-
-    def evaluate(self, model: nn.Module, split: str) -> dict[str, Any]:
-        return self._metrics(model, self.examples[split])
-
-    def evaluate_files(self, model: nn.Module, paths: Sequence[Path | str]) -> dict[str, Any]:
-        return self._metrics(model, self._encode(self._read(paths)))
 
     def predict(self, model: nn.Module, source: Path | str) -> list[dict[str, Any]]:
         """One record per input text: ``{"text", "label", "probability", "probabilities"}``

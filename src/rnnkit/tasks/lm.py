@@ -29,18 +29,18 @@ from rnnkit.data.readers import read_text
 from rnnkit.data.tokenizers import Tokenizer, build_tokenizer, tokenizer_from_json
 from rnnkit.errors import UserError
 from rnnkit.models.language_model import LanguageModel, State
+from rnnkit.models.recurrent import CellName
 from rnnkit.train.config import ConfigModel, PositiveInt, Rate, RunConfig
 from rnnkit.train.task import DataSources, Task
 
 TOKENIZER_FILE = "tokenizer.json"
 EVAL_BATCH_SIZE = 16
-Cell = Literal["rnn", "rnn_relu", "lstm", "gru", "mingru", "minlstm", "jordan"]
 
 
 class LMModelConfig(ConfigModel):
     """The language model: the ``model.*`` keys."""
 
-    cell: Cell = Field(default="lstm", description="Recurrent cell.")
+    cell: CellName = Field(default="lstm", description="Recurrent cell.")
     embedding_dim: PositiveInt = Field(default=128, description="Token embedding size.")
     hidden_size: PositiveInt = Field(default=512, description="Recurrent state size.")
     num_layers: PositiveInt = Field(default=2, description="Stacked recurrent layers.")

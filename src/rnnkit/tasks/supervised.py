@@ -1,25 +1,135 @@
-"""What the tasks that learn from labelled examples (``classify``, ``tag``) share: a stratified
-validation split, padded batches of similar length, predictions in input order, and pretrained
-embeddings aligned to the vocabulary."""
+"""What the tasks that learn from labelled examples (``classify``, ``tag``) share: the
+`LabelledTask` base (reading, the held-out split, batches, evaluation), a stratified validation
+split, padded batches of similar length, predictions in input order, and pretrained embeddings
+aligned to the vocabulary."""
 
 from __future__ import annotations
 
 import math
 import random
+from abc import abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from rnnkit.checkpoint import LoadedCheckpoint
 from rnnkit.data.bucketing import bucket_batches, padding_fraction, sorted_batches
 from rnnkit.data.embeddings import align_to_vocab, read_vectors
 from rnnkit.data.vocab import Vocab
+from rnnkit.tasks.encoder_config import LabelledRunConfig
+from rnnkit.train.config import RunConfig
+from rnnkit.train.task import DataSources, Task
 
 Batch = dict[str, Any]
 EVAL_BATCH_SIZE = 64
+Record = TypeVar("Record")  # what a reader gives: (source, text or sentence)
+Example = TypeVar("Example")  # its encoded form
+
+
+class LabelledTask(Task, Generic[Record, Example]):
+    """A task learning from labelled examples: reading and encoding them is the subclass's,
+    the rest is here — the held-out split (stratified by `stratum`), length-bucketed training
+    batches, evaluation of the prepared splits and of new files, pretrained embeddings."""
+
+    config: LabelledRunConfig
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__(config)
+        self.pretrained: Tensor | None = None  # rows for the embedding, when model.embeddings
+        self.examples: dict[str, list[Example]] = {}
+        self.notes: list[str] = []  # lines for the log, e.g. the embeddings' coverage
+
+    # --- what a subclass defines ---------------------------------------------------------------
+    @abstractmethod
+    def read_records(self, sources: Sequence[Path | str]) -> list[Record]:
+        """The labelled records of data files (or ``builtin:NAME`` sets)."""
+
+    @abstractmethod
+    def fit(self, records: list[Record]) -> None:
+        """Build the vocabularies (tokens, labels) from the training records."""
+
+    @abstractmethod
+    def encode(self, records: list[Record]) -> list[Example]:
+        """The examples of ``records``; a label unseen in training is a `UserError`."""
+
+    @abstractmethod
+    def length(self, example: Example) -> int:
+        """Tokens in ``example``, for batching."""
+
+    @abstractmethod
+    def collate(self, examples: list[Example]) -> Batch:
+        """A padded batch of ``examples``."""
+
+    @abstractmethod
+    def token_vocab(self) -> Vocab:
+        """The vocabulary the embedding rows follow."""
+
+    @abstractmethod
+    def metrics(self, model: nn.Module, examples: list[Example]) -> dict[str, Any]:
+        """The metrics of ``model`` on ``examples``."""
+
+    def stratum(self, example: Example) -> str:
+        """The group the held-out split draws evenly from (e.g. the class)."""
+        return "all"
+
+    # --- the rest of the Task interface --------------------------------------------------------
+    def prepare(self, sources: DataSources, saved: LoadedCheckpoint | None = None) -> None:
+        train = self.read_records(sources.train)
+        if saved is not None:
+            self.load_assets(saved)
+        else:
+            self.fit(train)
+        examples = self.encode(train)
+        if sources.valid:
+            self.examples = {
+                "train": examples,
+                "valid": self.encode(self.read_records(sources.valid)),
+            }
+        else:
+            strata = [self.stratum(e) for e in examples]
+            kept, held = stratified_split(
+                strata, self.config.data.valid_fraction, self.config.train.seed
+            )
+            self.examples = {"train": [examples[i] for i in kept]}
+            if held:
+                self.examples["valid"] = [examples[i] for i in held]
+        if sources.test:
+            self.examples["test"] = self.encode(self.read_records(sources.test))
+        if self.config.model.embeddings and saved is None:
+            rows, summary = pretrained_rows(self.config.model.embeddings, self.token_vocab())
+            self.pretrained = rows
+            self.config.model.embedding_dim = rows.shape[1]
+            self.notes.append(summary)
+
+    def padding_summary(self) -> str:
+        """The padding of the training batches, for `summary`."""
+        lengths = [self.length(e) for e in self.examples["train"]]
+        return bucketing_summary(lengths, self.config.train.batch_size, self.config.train.seed)
+
+    def train_batches(self, epoch: int, shard: int, num_shards: int) -> Batches:
+        train, config = self.examples["train"], self.config.train
+        return training_batches(
+            [self.length(e) for e in train],
+            config.batch_size,
+            lambda indices: self.collate([train[i] for i in indices]),
+            seed=config.seed,
+            epoch=epoch,
+            shard=shard,
+            num_shards=num_shards,
+        )
+
+    def splits(self) -> list[str]:
+        return [split for split in ("valid", "test") if split in self.examples]
+
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, Any]:
+        return self.metrics(model, self.examples[split])
+
+    def evaluate_files(self, model: nn.Module, paths: Sequence[Path | str]) -> dict[str, Any]:
+        return self.metrics(model, self.encode(self.read_records(paths)))
 
 
 def stratified_split(
@@ -93,13 +203,15 @@ def bucketing_summary(lengths: Sequence[int], batch_size: int, seed: int) -> str
 
 
 def in_input_order(
-    lengths: Sequence[int], run: Callable[[list[int]], list[Any]], batch_size: int = EVAL_BATCH_SIZE
+    lengths: Sequence[int],
+    predict_batch: Callable[[list[int]], list[Any]],
+    batch_size: int = EVAL_BATCH_SIZE,
 ) -> list[Any]:
-    """``run`` over batches of similar length (each returns one result per index), the results
-    put back in input order."""
+    """``predict_batch`` over batches of similar length (each call returns one result per
+    index), the results put back in input order."""
     results: list[Any] = [None] * len(lengths)
     for batch in sorted_batches(lengths, batch_size):
-        for index, result in zip(batch, run(batch), strict=True):
+        for index, result in zip(batch, predict_batch(batch), strict=True):
             results[index] = result
     return results
 

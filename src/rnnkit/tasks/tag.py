@@ -36,32 +36,20 @@ from rnnkit.data.tokenizers import normalize_digits
 from rnnkit.data.vocab import PAD, UNK, Vocab
 from rnnkit.errors import UserError
 from rnnkit.models.tagger import SequenceTagger
-from rnnkit.tasks.supervised import (
-    Batch,
-    bucketing_summary,
-    in_input_order,
-    pad,
-    pretrained_rows,
-    stratified_split,
-    training_batches,
-)
+from rnnkit.tasks.encoder_config import EncoderConfig, LabelledRunConfig, VocabularyConfig
+from rnnkit.tasks.supervised import Batch, LabelledTask, in_input_order, pad
 from rnnkit.tasks.tagging_metrics import entity_metrics, tag_metrics
-from rnnkit.train.config import ConfigModel, PositiveInt, Rate, RunConfig
-from rnnkit.train.task import DataSources, Task
+from rnnkit.train.config import PositiveInt, Rate
 
 VOCAB_FILE = "tagger_vocab.json"
 MAX_WORD_CHARS = 30  # characters of a word its character features read
 CONLL_SUFFIXES = (".conll", ".iob", ".iob1", ".iob2", ".bio", ".iobes", ".bioes")
-Cell = Literal["rnn", "rnn_relu", "lstm", "gru", "mingru", "minlstm", "jordan"]
 
 
-class TagModelConfig(ConfigModel):
+class TagModelConfig(EncoderConfig):
     """The tagger: the ``model.*`` keys."""
 
-    cell: Cell = Field(default="lstm", description="Recurrent cell.")
     embedding_dim: PositiveInt = Field(default=100, description="Word embedding size.")
-    hidden_size: PositiveInt = Field(default=128, description="Recurrent state size per direction.")
-    num_layers: PositiveInt = Field(default=1, description="Stacked recurrent layers.")
     dropout: Rate = Field(default=0.5, description="Dropout on word features and outputs.")
     crf: bool | None = Field(
         default=None, description="Decode with a CRF (null: on for entity tags, off otherwise)."
@@ -69,15 +57,9 @@ class TagModelConfig(ConfigModel):
     char_features: bool = Field(default=True, description="Word features from characters.")
     char_embedding_dim: PositiveInt = Field(default=25, description="Character embedding size.")
     char_hidden_size: PositiveInt = Field(default=25, description="Character BiLSTM size.")
-    layer_norm: bool = Field(default=False, description="Layer-normalised cells (rnn, lstm, gru).")
-    forget_bias: float | None = Field(default=1.0, description="Initial forget-gate bias.")
-    embeddings: str | None = Field(
-        default=None, description="Pretrained vectors (word2vec text/binary, GloVe) to start from."
-    )
-    freeze_embeddings: bool = Field(default=False, description="Keep the embeddings fixed.")
 
 
-class TagDataConfig(ConfigModel):
+class TagDataConfig(VocabularyConfig):
     """The sentences and their tags: the ``data.*`` keys."""
 
     token_column: int = Field(default=0, description="CoNLL: the column of the token.")
@@ -87,16 +69,9 @@ class TagDataConfig(ConfigModel):
     tag_scheme: Literal["auto", "iob1", "iob2", "iobes", "none"] = Field(
         default="auto", description="Entity tag scheme; none: tags without chunks (POS)."
     )
-    lowercase: bool = Field(default=False, description="Look words up lower-cased.")
-    normalize_digits: bool = Field(default=False, description="Replace every digit by 0.")
-    min_freq: PositiveInt = Field(default=1, description="Rarer words become <unk>.")
-    vocab_size: PositiveInt | None = Field(default=None, description="Word vocabulary cap.")
-    valid_fraction: Rate = Field(
-        default=0.1, description="Share of sentences held out for validation when no --valid."
-    )
 
 
-class TagConfig(RunConfig):
+class TagConfig(LabelledRunConfig):
     """The config of a tagging run."""
 
     task: Literal["tag"] = "tag"
@@ -113,7 +88,7 @@ class Example:
     tags: list[int]
 
 
-class Tagging(Task):
+class Tagging(LabelledTask[tuple[str, TaggedSentence], Example]):
     """The ``tag`` task: see the module docstring."""
 
     name = "tag"
@@ -125,12 +100,6 @@ class Tagging(Task):
     characters: Vocab
     tags: Vocab
     scheme: str  # the input's: iob1, iob2, iobes, or none
-
-    def __init__(self, config: RunConfig) -> None:
-        super().__init__(config)
-        self.pretrained: Tensor | None = None
-        self.examples: dict[str, list[Example]] = {}
-        self.notes: list[str] = []
 
     @property
     def metric(self) -> str:  # type: ignore[override]
@@ -155,7 +124,7 @@ class Tagging(Task):
             source, token_column=data.token_column, tag_column=data.tag_column, with_tags=with_tags
         )
 
-    def _read_all(self, sources: Sequence[Path | str]) -> list[tuple[str, TaggedSentence]]:
+    def read_records(self, sources: Sequence[Path | str]) -> list[tuple[str, TaggedSentence]]:
         return [(str(source), s) for source in sources for s in self._read(source)]
 
     def _word(self, token: str) -> str:
@@ -164,36 +133,8 @@ class Tagging(Task):
         return normalize_digits(token) if data.normalize_digits else token
 
     # --- data --------------------------------------------------------------------------------
-    def prepare(self, sources: DataSources, saved: LoadedCheckpoint | None = None) -> None:
-        train = self._read_all(sources.train)
-        if saved is not None:
-            self.load_assets(saved)
-        else:
-            self._fit_vocabularies([s for _, s in train])
-        examples = self._encode(train)
-        if sources.valid:
-            self.examples = {
-                "train": examples,
-                "valid": self._encode(self._read_all(sources.valid)),
-            }
-        else:
-            keys = ["all"] * len(examples)
-            kept, held = stratified_split(
-                keys, self.config.data.valid_fraction, self.config.train.seed
-            )
-            self.examples = {"train": [examples[i] for i in kept]}
-            if held:
-                self.examples["valid"] = [examples[i] for i in held]
-        if sources.test:
-            self.examples["test"] = self._encode(self._read_all(sources.test))
-        if self.config.model.embeddings and saved is None:
-            rows, summary = pretrained_rows(self.config.model.embeddings, self.words)
-            self.pretrained = rows
-            self.config.model.embedding_dim = rows.shape[1]
-            self.notes.append(summary)
-
-    def _fit_vocabularies(self, sentences: list[TaggedSentence]) -> None:
-        data = self.config.data
+    def fit(self, records: list[tuple[str, TaggedSentence]]) -> None:
+        data, sentences = self.config.data, [sentence for _, sentence in records]
         detected = detect_scheme(s.tags for s in sentences) or "none"
         if data.tag_scheme not in ("auto", detected) and "none" in (data.tag_scheme, detected):
             raise UserError(
@@ -212,7 +153,7 @@ class Tagging(Task):
     def _internal(self, tags: Sequence[str]) -> list[str]:
         return list(tags) if self.scheme == "none" else to_iobes(tags, self.scheme)
 
-    def _encode(self, sentences: list[tuple[str, TaggedSentence]]) -> list[Example]:
+    def encode(self, sentences: list[tuple[str, TaggedSentence]]) -> list[Example]:
         examples = []
         for source, sentence in sentences:
             try:
@@ -235,6 +176,12 @@ class Tagging(Task):
             [self.characters.encode(t[:MAX_WORD_CHARS]) for t in tokens],
             self.tags.encode(tags),
         )
+
+    def token_vocab(self) -> Vocab:
+        return self.words
+
+    def length(self, example: Example) -> int:
+        return len(example.words)
 
     def load_assets(self, checkpoint: LoadedCheckpoint) -> None:
         saved = json.loads(checkpoint.read_text(VOCAB_FILE))
@@ -281,18 +228,16 @@ class Tagging(Task):
 
     def summary(self) -> str:
         sizes = ", ".join(f"{split} {len(e):,}" for split, e in self.examples.items())
-        lengths = [len(e.words) for e in self.examples["train"]]
-        padding = bucketing_summary(lengths, self.config.train.batch_size, self.config.train.seed)
         scheme = "tags without chunks" if self.scheme == "none" else f"{self.scheme} entity tags"
         crf = "CRF" if self._use_crf() else "softmax"
         head = (
             f"sentences: {sizes}; {len(self.tags)} tags ({scheme}, {crf}); vocabulary "
-            f"{len(self.words):,} words, {len(self.characters):,} characters; {padding}"
+            f"{len(self.words):,} words, {len(self.characters):,} characters"
         )
-        return "; ".join([head, *self.notes])
+        return "; ".join([head, self.padding_summary(), *self.notes])
 
     # --- training ------------------------------------------------------------------------------
-    def _collate(self, examples: list[Example]) -> Batch:
+    def collate(self, examples: list[Example]) -> Batch:
         words, lengths = pad([e.words for e in examples])
         tags, _ = pad([e.tags or [0] * len(e.words) for e in examples])
         longest = max(len(chars) for e in examples for chars in e.chars)
@@ -310,18 +255,6 @@ class Tagging(Task):
             "tags": tags,
         }
 
-    def train_batches(self, epoch: int, shard: int, num_shards: int) -> Any:
-        train, config = self.examples["train"], self.config.train
-        return training_batches(
-            [len(e.words) for e in train],
-            config.batch_size,
-            lambda indices: self._collate([train[i] for i in indices]),
-            seed=config.seed,
-            epoch=epoch,
-            shard=shard,
-            num_shards=num_shards,
-        )
-
     def loss(self, model: nn.Module, batch: Batch, carry: Any) -> tuple[Tensor, int, None]:
         loss = model(
             batch["words"], batch["lengths"], batch["chars"], batch["char_lengths"], batch["tags"]
@@ -329,17 +262,14 @@ class Tagging(Task):
         return loss, int(batch["lengths"].sum()), None
 
     # --- evaluation and prediction -------------------------------------------------------------
-    def splits(self) -> list[str]:
-        return [split for split in ("valid", "test") if split in self.examples]
-
     @torch.no_grad()
     def decode(self, model: nn.Module, examples: list[Example]) -> list[list[str]]:
         """The predicted (internal) tags of each example, in input order."""
         tagger = cast(SequenceTagger, model).eval()
         device = next(tagger.parameters()).device
 
-        def run(indices: list[int]) -> list[list[str]]:
-            batch = self._collate([examples[i] for i in indices])
+        def predict_batch(indices: list[int]) -> list[list[str]]:
+            batch = self.collate([examples[i] for i in indices])
             emissions = tagger(
                 batch["words"].to(device),
                 batch["lengths"],
@@ -348,20 +278,14 @@ class Tagging(Task):
             )
             return [self.tags.decode(ids) for ids in tagger.decode(emissions, batch["lengths"])]
 
-        return in_input_order([len(e.words) for e in examples], run)
+        return in_input_order([len(e.words) for e in examples], predict_batch)
 
-    def _metrics(self, model: nn.Module, examples: list[Example]) -> dict[str, Any]:
+    def metrics(self, model: nn.Module, examples: list[Example]) -> dict[str, Any]:
         predicted = self.decode(model, examples)
         gold = [self.tags.decode(e.tags) for e in examples]
         if self.scheme == "none":
             return tag_metrics(gold, predicted, self.tags.tokens)
         return entity_metrics(gold, predicted)
-
-    def evaluate(self, model: nn.Module, split: str) -> dict[str, Any]:
-        return self._metrics(model, self.examples[split])
-
-    def evaluate_files(self, model: nn.Module, paths: Sequence[Path | str]) -> dict[str, Any]:
-        return self._metrics(model, self._encode(self._read_all(paths)))
 
     def _read_unlabelled(self, source: Path | str) -> list[TaggedSentence]:
         """CoNLL-U, CoNLL (by suffix, or when blank lines separate sentences), or one
