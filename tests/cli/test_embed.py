@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from rnnkit.cli.embed import embed
-from rnnkit.data.embeddings import read_vectors
+from rnnkit.data.vector_files import read_vectors
 from rnnkit.errors import UserError
 
 SCRIPT = Path(sys.executable).parent / "rnnkit"

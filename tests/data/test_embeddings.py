@@ -10,14 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.data.embeddings import (
-    Alignment,
-    WordVectors,
-    align_to_vocab,
-    read_vectors,
-    write_word2vec_binary,
-    write_word2vec_text,
-)
+from rnnkit.data.embeddings import Alignment, WordVectors, align_to_vocab
+from rnnkit.data.vector_files import read_vectors, write_word2vec_binary, write_word2vec_text
 from rnnkit.errors import UserError
 
 W2V_TEXT = "3 4\nthe 0.5 -1 2 0.25\ncat 1e-2 0 0 -3.5\nSat 7 8 9 10\n"

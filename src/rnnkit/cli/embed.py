@@ -71,7 +71,7 @@ def embed(
     ] = None,
 ) -> None:
     """Train word2vec on your own text and write the word vectors."""
-    from rnnkit.data.embeddings import write_word2vec_binary, write_word2vec_text
+    from rnnkit.data.vector_files import write_word2vec_binary, write_word2vec_text
     from rnnkit.data.word2vec import corpus_sentences, train_word2vec
 
     _check_out(out, binary)

@@ -34,7 +34,7 @@ def read_text(paths: PathArg | Sequence[PathArg]) -> str:
         raise UserError("no text files given")
     texts = []
     for path in paths:
-        with _open_binary(path) as file:
+        with open_binary(path) as file:
             text = _decode(file.read(), path).replace("\r\n", "\n").replace("\r", "\n")
         if not text:
             raise UserError("file is empty", path=path)
@@ -48,7 +48,7 @@ def iter_lines(path: PathArg) -> Iterator[str]:
     Reads lazily (the file is opened on the first ``next``), so it suits files too large to hold
     in memory. Raises the same `UserError`s as `read_text`.
     """
-    with _open_binary(path) as file:
+    with open_binary(path) as file:
         empty = True
         for number, raw in enumerate(file, start=1):
             empty = False
@@ -57,7 +57,7 @@ def iter_lines(path: PathArg) -> Iterator[str]:
             raise UserError("file is empty", path=path)
 
 
-def _open_binary(path: PathArg) -> BinaryIO:
+def open_binary(path: PathArg) -> BinaryIO:
     """Open `path` for binary reading; a missing or unreadable file is a `UserError`."""
     try:
         return Path(path).open("rb")

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from rnnkit.checkpoint import LoadedCheckpoint
 from rnnkit.data.bucketing import bucket_batches, padding_fraction, sorted_batches
-from rnnkit.data.embeddings import align_to_vocab, read_vectors
+from rnnkit.data.embeddings import align_to_vocab
+from rnnkit.data.vector_files import read_vectors
 from rnnkit.data.vocab import Vocab
 from rnnkit.tasks.encoder_config import LabelledRunConfig
 from rnnkit.train.config import RunConfig
