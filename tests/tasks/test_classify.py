@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from rnnkit.errors import UserError
 from rnnkit.tasks import load_run, train_run
@@ -57,3 +59,32 @@ def test_multi_label_jsonl(tmp_path):
     assert final["valid"]["micro_f1"] > 0.9
     with pytest.raises(UserError, match=r"data\.multi_label=true"):
         train_run("classify", [str(train)], tmp_path / "single", overrides=TINY)
+
+
+def test_resumed_training_equals_uninterrupted(tmp_path):
+    settings = [*TINY, "train.epochs=2"]
+    train_run("classify", ["builtin:sentiment"], tmp_path / "straight", overrides=settings)
+    train_run("classify", ["builtin:sentiment"], tmp_path / "resumed",
+              overrides=[*TINY, "train.epochs=1"])  # fmt: skip
+    train_run("classify", ["builtin:sentiment"], tmp_path / "resumed", overrides=settings,
+              resume=True)  # fmt: skip
+    straight = load_file(tmp_path / "straight" / "last" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "last" / "model.safetensors")
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+
+
+def test_pretrained_vectors_fill_their_rows_and_stay_frozen(tmp_path):
+    train = write_csv(tmp_path / "train.csv", ["good film,pos", "Bad film,neg"] * 10)
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("2 3\ngood 1 2 3\nbad -1 0.5 4\n", encoding="utf-8")
+    settings = [*TINY, f"model.embeddings={vectors}", "model.freeze_embeddings=true",
+                "train.max_steps=3"]  # fmt: skip
+    train_run("classify", [str(train)], tmp_path / "run", overrides=settings)
+    run = load_run(tmp_path / "run")
+    vocab = run.task.tokenizer.vocab
+    weight = run.model.embedding.weight
+    assert weight.shape[1] == 3  # the vectors' size, whatever model.embedding_dim said
+    torch.testing.assert_close(weight[vocab.index("good")], torch.tensor([1.0, 2.0, 3.0]))
+    torch.testing.assert_close(weight[vocab.index("bad")], torch.tensor([-1.0, 0.5, 4.0]))
+    assert not weight.requires_grad
