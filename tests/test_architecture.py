@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "data": {"checkpoint", "errors"},
     "train": {"checkpoint", "errors"},
     "bptt": {"nn", "models", "data", "errors"},
-    "tasks": {"train", "models", "data", "checkpoint", "nn", "decode", "errors"},
+    "tasks": {"train", "models", "data", "checkpoint", "decode", "errors"},
     "cli": {"tasks", "bptt", "data", "checkpoint", "errors", "rnnkit"},
     "decode": set(),
     "errors": set(),

@@ -391,3 +391,12 @@ def test_write_json_atomic_keeps_the_old_file_on_failure(
             write_json_atomic(path, {"loss": 0.5})
     assert json.loads(path.read_text()) == {"loss": 1.0}
     assert os.listdir(tmp_path) == ["metrics.json"]
+
+
+def test_the_weights_get_the_same_permissions_as_the_other_files(tmp_path: Path) -> None:
+    save(tmp_path, make_model(0))
+    modes = {
+        name: (tmp_path / name).stat().st_mode & 0o777
+        for name in ("model.safetensors", "config.yaml")
+    }
+    assert modes["model.safetensors"] == modes["config.yaml"]

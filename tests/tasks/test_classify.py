@@ -26,11 +26,13 @@ def test_learns_the_builtin_sentiment_and_predicts_in_input_order(tmp_path):
                       overrides=[*TINY, "train.epochs=3"], live=False)  # fmt: skip
     assert final["valid"]["accuracy"] > 0.9
     run = load_run(tmp_path / "run")
-    inputs = tmp_path / "inputs.txt"
-    inputs.write_text("the plot was not boring\nthe screen is awful\n" * 3, encoding="utf-8")
-    records = run.task.predict(run.model, inputs)
+    records = run.task.predict(
+        run.model, "the plot was not boring\nthe screen is awful\n" * 3, "in"
+    )
     assert [r["label"] for r in records] == ["positive", "negative"] * 3
     assert all(sum(r["probabilities"].values()) == pytest.approx(1) for r in records)
+    fasttext = run.task.predict(run.model, "__label__x the plot was not boring\n", "stdin")
+    assert fasttext[0]["text"] == "the plot was not boring"  # the label is not read as words
 
 
 def test_a_label_unseen_in_training_names_file_and_line(tmp_path):
@@ -78,8 +80,8 @@ def test_pretrained_vectors_fill_their_rows_and_stay_frozen(tmp_path):
     train = write_csv(tmp_path / "train.csv", ["good film,pos", "Bad film,neg"] * 10)
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("2 3\ngood 1 2 3\nbad -1 0.5 4\n", encoding="utf-8")
-    settings = [*TINY, f"model.embeddings={vectors}", "model.freeze_embeddings=true",
-                "train.max_steps=3"]  # fmt: skip
+    settings = [*(s for s in TINY if "embedding_dim" not in s), f"model.embeddings={vectors}",
+                "model.freeze_embeddings=true", "train.max_steps=3"]  # fmt: skip
     train_run("classify", [str(train)], tmp_path / "run", overrides=settings)
     run = load_run(tmp_path / "run")
     vocab = run.task.tokenizer.vocab
@@ -88,3 +90,12 @@ def test_pretrained_vectors_fill_their_rows_and_stay_frozen(tmp_path):
     torch.testing.assert_close(weight[vocab.index("good")], torch.tensor([1.0, 2.0, 3.0]))
     torch.testing.assert_close(weight[vocab.index("bad")], torch.tensor([-1.0, 0.5, 4.0]))
     assert not weight.requires_grad
+
+
+def test_an_embedding_dim_that_contradicts_the_vectors_is_refused(tmp_path):
+    train = write_csv(tmp_path / "train.csv", ["good film,pos", "bad film,neg"] * 10)
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("1 3\ngood 1 2 3\n", encoding="utf-8")
+    settings = [*TINY, f"model.embeddings={vectors}"]  # TINY sets model.embedding_dim=16
+    with pytest.raises(UserError, match=r"model\.embedding_dim is 16, but the vectors"):
+        train_run("classify", [str(train)], tmp_path / "run", overrides=settings)

@@ -31,9 +31,7 @@ def test_iob1_in_iob1_out(tmp_path):
     assert final["valid"]["f1"] > 0.9
     run = load_run(tmp_path / "run")
     assert run.task.scheme == "iob1"
-    sentences = tmp_path / "input.txt"
-    sentences.write_text("Anna Berg works for Orion Labs in Lima .\n", encoding="utf-8")
-    [record] = run.task.predict(run.model, sentences)
+    [record] = run.task.predict(run.model, "Anna Berg works for Orion Labs in Lima .\n", "stdin")
     assert record["tags"] == ["I-PER", "I-PER", "O", "O", "I-ORG", "I-ORG", "O", "I-LOC", "O"]
 
 
@@ -57,5 +55,7 @@ def test_a_tag_unseen_in_training_names_file_and_line(tmp_path):
     train.write_text("Anna B-PER\nsleeps O\n\n" * 20, encoding="utf-8")
     valid = tmp_path / "valid.conll"
     valid.write_text("Anna B-PER\n\nOslo B-LOC\n", encoding="utf-8")
-    with pytest.raises(UserError, match=r"valid\.conll:3: tag 'S-LOC' was not seen"):
+    with pytest.raises(
+        UserError, match=r"valid\.conll:3: tag 'B-LOC' \(as S-LOC inside\) was not seen"
+    ):
         train_run("tag", [str(train)], tmp_path / "run", valid=[str(valid)], overrides=TINY)

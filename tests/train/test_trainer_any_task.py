@@ -59,3 +59,11 @@ def test_resumed_in_the_middle_of_an_epoch_equals_uninterrupted(regression_task,
         for run in (tmp_path / "straight", tmp_path / "resumed")
     ]
     assert logs[0] == logs[1]  # the same records, the mean train loss included, clocks aside
+
+
+def test_resuming_a_finished_run_says_so(regression_task, tmp_path, capsys):
+    fit(regression_task("train.max_steps=3"), tmp_path / "run")
+    resume_from = load_checkpoint(tmp_path / "run" / LAST_DIR)
+    fit(regression_task("train.max_steps=3"), tmp_path / "run", resume_from=resume_from)
+    assert "the run has already finished (step 3" in capsys.readouterr().out
+    assert [record["step"] for record in read_metrics_log(tmp_path / "run")] == [3]

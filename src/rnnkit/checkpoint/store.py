@@ -183,6 +183,7 @@ def _write_staged(
     for name, data in contents.items():
         write_bytes_durable(staged / name, data)
     safetensors.torch.save_model(model, str(staged / MODEL_NAME))
+    _match_umask(staged / MODEL_NAME)  # safetensors creates it private (0600), unlike the rest
     by_libraries = [MODEL_NAME]
     if trainer_state is not None:
         torch.save(dict(trainer_state), staged / TRAINER_STATE_NAME)
@@ -193,6 +194,13 @@ def _write_staged(
     write_manifest(staged, names)
     fsync_dir(staged)
     return [*names, MANIFEST_NAME]
+
+
+def _match_umask(path: Path) -> None:
+    """Give ``path`` the permissions a new file gets under the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def _swap_directory(staged: Path, target: Path) -> None:

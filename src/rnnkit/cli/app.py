@@ -88,11 +88,13 @@ def train(
 @app.command()
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A run directory.")],
-    data: DataOption,
+    data: Annotated[
+        list[str],
+        typer.Option("--data", help="Data file to evaluate on (repeatable) or builtin:NAME."),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Evaluate a trained model on new data (an LM: perplexity, bits per character; a
-    classifier: accuracy, macro-F1, per-class scores; a tagger: entity F1 or accuracy)."""
+    """Evaluate a trained model on new data: perplexity, accuracy, F1, ... as fits the task."""
     from rnnkit.cli.tables import print_metrics
     from rnnkit.tasks import load_run
 

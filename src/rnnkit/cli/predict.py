@@ -1,14 +1,11 @@
-"""``rnnkit predict RUN [FILE|-] [--json]``: a trained classifier's label for each text, or a
-tagger's tags for each sentence, printed as the task formats them (or as JSON lines)."""
+"""``rnnkit predict RUN [FILE|-] [--format F] [--json]``: a trained classifier's label for each
+text, or a tagger's tags for each sentence, printed as the task formats them (or as JSON
+lines)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -24,38 +21,35 @@ def predict(
     source: Annotated[
         str,
         typer.Argument(
-            help="Input file (classify: one text per line, or CSV/TSV/JSONL as in training; "
-            "tag: CoNLL, CoNLL-U, or one tokenised sentence per line), or - for stdin."
+            help="Input file (classify: one text per non-empty line, or CSV/TSV/JSONL/fastText as in "
+            "training; tag: CoNLL, CoNLL-U, or one tokenised sentence per line), or - for stdin."
         ),
     ] = STDIN,
+    input_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="auto (from the suffix and the text), or classify: lines, csv, tsv, jsonl, "
+            "fasttext; tag: lines, conll, conllu.",
+        ),
+    ] = "auto",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per input.")
     ] = False,
 ) -> None:
     """Label new inputs with a trained classifier or tagger."""
+    from rnnkit.data.readers import decode_text, read_text
     from rnnkit.tasks import Predicts, load_run
 
     loaded = load_run(run)
     if not isinstance(loaded.task, Predicts):
         raise UserError(f"a {loaded.task.name} model does not predict labels", path=run)
-    with _readable(source) as path:
-        records = loaded.task.predict(loaded.model, path)
-    for record in records:
+    if source == STDIN:
+        text, name = decode_text(sys.stdin.buffer.read(), "stdin"), "stdin"
+    else:
+        text, name = read_text(source), source
+    for record in loaded.task.predict(loaded.model, text, name, input_format):
         if as_json:
             typer.echo(json.dumps(record, ensure_ascii=False))
         else:
             typer.echo(loaded.task.format_prediction(record))
-
-
-@contextmanager
-def _readable(source: str) -> Iterator[str]:
-    """The input as a file path: ``source`` itself, or stdin copied to a temporary
-    ``stdin.txt`` (so that messages about a bad line name "stdin.txt")."""
-    if source != STDIN:
-        yield source
-        return
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "stdin.txt"
-        with path.open("wb") as file:
-            shutil.copyfileobj(sys.stdin.buffer, file)
-        yield str(path)

@@ -35,11 +35,17 @@ def read_text(paths: PathArg | Sequence[PathArg]) -> str:
     texts = []
     for path in paths:
         with open_binary(path) as file:
-            text = _decode(file.read(), path).replace("\r\n", "\n").replace("\r", "\n")
-        if not text:
-            raise UserError("file is empty", path=path)
-        texts.append(text if text.endswith("\n") else text + "\n")
+            texts.append(decode_text(file.read(), path))
     return "".join(texts)
+
+
+def decode_text(data: bytes, name: PathArg) -> str:
+    """The text of UTF-8 ``data`` read from ``name`` (a file, or e.g. ``stdin``), with line
+    endings normalised and a final newline; the same `UserError`s as `read_text`."""
+    text = _decode(data, name).replace("\r\n", "\n").replace("\r", "\n")
+    if not text:
+        raise UserError("file is empty", path=name)
+    return text if text.endswith("\n") else text + "\n"
 
 
 def iter_lines(path: PathArg) -> Iterator[str]:

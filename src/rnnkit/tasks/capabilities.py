@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from torch import nn
@@ -31,8 +30,12 @@ class Generates(Protocol):
 class Predicts(Protocol):
     """A task whose model labels inputs (``rnnkit predict``): texts, sentences, ..."""
 
-    def predict(self, model: nn.Module, source: Path | str) -> list[dict[str, Any]]:
-        """One JSON-ready record per input of the file ``source`` (``--json`` prints them)."""
+    def predict(
+        self, model: nn.Module, text: str, name: str, input_format: str = "auto"
+    ) -> list[dict[str, Any]]:
+        """One JSON-ready record per input in ``text``, read from ``name`` (a file, or
+        ``stdin``: messages name it) in ``input_format`` (``auto``: told from ``name`` and the
+        text)."""
         ...
 
     def format_prediction(self, record: dict[str, Any]) -> str:

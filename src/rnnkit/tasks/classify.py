@@ -29,7 +29,13 @@ from torch import Tensor, nn
 
 from rnnkit.checkpoint import LoadedCheckpoint
 from rnnkit.data.builtin_labeled import builtin_labeled_texts, is_builtin
-from rnnkit.data.labeled_text import LabeledText, read_labeled_texts, read_text_lines
+from rnnkit.data.input_formats import text_format
+from rnnkit.data.labeled_text import (
+    LabeledText,
+    read_labeled_texts,
+    read_labeled_texts_from_text,
+    read_text_lines_from_text,
+)
 from rnnkit.data.tokenizers import (
     CharTokenizer,
     Tokenizer,
@@ -46,7 +52,6 @@ from rnnkit.tasks.supervised import Batch, LabelledTask, in_input_order, pad
 from rnnkit.train.config import NonNegativeInt, PositiveInt
 
 TOKENIZER_FILE, LABELS_FILE = "tokenizer.json", "labels.json"
-TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl")
 
 
 class ClassifyModelConfig(EncoderConfig):
@@ -109,27 +114,37 @@ class Classification(LabelledTask[tuple[str, LabeledText], Example]):
     labels: Vocab
 
     # --- data ------------------------------------------------------------------------------
-    def _read(
-        self, sources: Sequence[Path | str], *, labelled: bool = True
-    ) -> list[tuple[str, LabeledText]]:
+    def _read(self, sources: Sequence[Path | str]) -> list[tuple[str, LabeledText]]:
         data, records = self.config.data, []
         for source in sources:
             if is_builtin(source):
                 read = builtin_labeled_texts(str(source))
-            elif labelled or Path(source).suffix.lower() in TABLE_SUFFIXES:
+            else:
                 read = read_labeled_texts(
                     source,
                     text_field=data.text_field,
                     label_field=data.label_field,
                     label_separator=data.label_separator if data.multi_label else None,
-                    require_labels=labelled,
                 )
-            else:
-                read = read_text_lines(source)
             records += [(str(source), record) for record in read]
         if not records:
             raise UserError("no examples in " + ", ".join(map(str, sources)))
         return records
+
+    def _read_unlabelled(self, text: str, name: str, input_format: str) -> list[LabeledText]:
+        """Prediction input: one text per line, or a file like the training data."""
+        data, chosen = self.config.data, text_format(text, name, input_format)
+        if chosen == "lines":
+            return read_text_lines_from_text(text, name)
+        return read_labeled_texts_from_text(
+            text,
+            name,
+            file_format=chosen,
+            text_field=data.text_field,
+            label_field=data.label_field,
+            label_separator=data.label_separator if data.multi_label else None,
+            require_labels=False,
+        )
 
     def read_records(self, sources: Sequence[Path | str]) -> list[tuple[str, LabeledText]]:
         return self._read(sources)
@@ -287,11 +302,14 @@ class Classification(LabelledTask[tuple[str, LabeledText], Example]):
         gold_ids = [e.labels[0] for e in examples]
         return single_label_metrics(gold_ids, probs.argmax(1).tolist(), self.labels.tokens)
 
-    def predict(self, model: nn.Module, source: Path | str) -> list[dict[str, Any]]:
+    def predict(
+        self, model: nn.Module, text: str, name: str, input_format: str = "auto"
+    ) -> list[dict[str, Any]]:
         """One record per input text: ``{"text", "label", "probability", "probabilities"}``
-        (with several labels: ``"labels"``, those of probability >= 0.5). ``source`` is a
-        CSV / TSV / JSONL file like the training data, or plain text, one text per line."""
-        records = self._read([source], labelled=False)
+        (with several labels: ``"labels"``, those of probability >= 0.5). The input is one text
+        per line, or a CSV / TSV / JSONL / fastText file like the training data (`input_format`,
+        `rnnkit.data.input_formats`)."""
+        records = [("", record) for record in self._read_unlabelled(text, name, input_format)]
         limit = self.config.data.max_length
         examples = [
             Example(self.tokenizer.encode(r.text)[:limit] or [self.tokenizer.unk_id], [], s, r.line)

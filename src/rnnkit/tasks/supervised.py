@@ -21,6 +21,7 @@ from rnnkit.data.bucketing import bucket_batches, padding_fraction, sorted_batch
 from rnnkit.data.embeddings import align_to_vocab
 from rnnkit.data.vector_files import read_vectors
 from rnnkit.data.vocab import Vocab
+from rnnkit.errors import UserError
 from rnnkit.tasks.encoder_config import LabelledRunConfig
 from rnnkit.train.config import RunConfig
 from rnnkit.train.task import DataSources, Task
@@ -101,10 +102,24 @@ class LabelledTask(Task, Generic[Record, Example]):
         if sources.test:
             self.examples["test"] = self.encode(self.read_records(sources.test))
         if self.config.model.embeddings and saved is None:
-            rows, summary = pretrained_rows(self.config.model.embeddings, self.token_vocab())
-            self.pretrained = rows
-            self.config.model.embedding_dim = rows.shape[1]
-            self.notes.append(summary)
+            self._use_pretrained(self.config.model.embeddings)
+
+    def _use_pretrained(self, path: str) -> None:
+        """Start the embedding from the vectors in ``path``; their size is the embedding's."""
+        rows, summary = pretrained_rows(path, self.token_vocab())
+        model, dim = self.config.model, rows.shape[1]
+        if model.embedding_dim != dim:
+            if "embedding_dim" in model.model_fields_set:
+                raise UserError(
+                    f"model.embedding_dim is {model.embedding_dim}, but the vectors of "
+                    f"model.embeddings have {dim} values each; leave embedding_dim unset or "
+                    "make them agree",
+                    path=path,
+                )
+            summary += f"; model.embedding_dim set to {dim}, the vectors' size"
+            model.embedding_dim = dim
+        self.pretrained = rows
+        self.notes.append(summary)
 
     def padding_summary(self) -> str:
         """The padding of the training batches, for `summary`."""
@@ -193,13 +208,13 @@ def training_batches(
 
 
 def bucketing_summary(lengths: Sequence[int], batch_size: int, seed: int) -> str:
-    """e.g. ``"padding 4.1% (length-bucketed batches; 38.0% unsorted)"`` for the log."""
+    """e.g. ``"padding 4.1% in length-bucketed batches (38.0% without bucketing)"``."""
     bucketed = bucket_batches(lengths, batch_size, seed=seed, epoch=0)
     shuffled = random.Random(seed).sample(range(len(lengths)), len(lengths))
     unsorted = [shuffled[i : i + batch_size] for i in range(0, len(shuffled), batch_size)]
     return (
-        f"padding {padding_fraction(bucketed, lengths):.1%} (length-bucketed batches; "
-        f"{padding_fraction(unsorted, lengths):.1%} unsorted)"
+        f"padding {padding_fraction(bucketed, lengths):.1%} in length-bucketed batches "
+        f"({padding_fraction(unsorted, lengths):.1%} without bucketing)"
     )
 
 

@@ -29,8 +29,15 @@ from torch import Tensor, nn
 
 from rnnkit.checkpoint import LoadedCheckpoint
 from rnnkit.data.builtin_labeled import builtin_tagged_sentences, is_builtin
-from rnnkit.data.conll import TaggedSentence, read_conll, read_conllu, read_tokenized_lines
-from rnnkit.data.readers import read_text
+from rnnkit.data.conll import (
+    TaggedSentence,
+    read_conll,
+    read_conll_from_text,
+    read_conllu,
+    read_conllu_from_text,
+    read_tokenized_lines_from_text,
+)
+from rnnkit.data.input_formats import sentence_format
 from rnnkit.data.tag_schemes import allowed_transitions, detect_scheme, from_iobes, to_iobes
 from rnnkit.data.tokenizers import normalize_digits
 from rnnkit.data.vocab import PAD, UNK, Vocab
@@ -42,8 +49,8 @@ from rnnkit.tasks.tagging_metrics import entity_metrics, tag_metrics
 from rnnkit.train.config import PositiveInt, Rate
 
 VOCAB_FILE = "tagger_vocab.json"
+TAB = "\t"
 MAX_WORD_CHARS = 30  # characters of a word its character features read
-CONLL_SUFFIXES = (".conll", ".iob", ".iob1", ".iob2", ".bio", ".iobes", ".bioes")
 
 
 class TagModelConfig(EncoderConfig):
@@ -164,9 +171,13 @@ class Tagging(LabelledTask[tuple[str, TaggedSentence], Example]):
                     path=source,
                     line=sentence.lines[0],
                 ) from None
-            for tag, line in zip(internal, sentence.lines, strict=False):
+            for position, (tag, line) in enumerate(zip(internal, sentence.lines, strict=False)):
                 if tag not in self.tags:
-                    raise UserError(f"tag {tag!r} was not seen in training", path=source, line=line)
+                    given = sentence.tags[position]
+                    inside = "" if tag == given else f" (as {tag} inside)"
+                    raise UserError(
+                        f"tag {given!r}{inside} was not seen in training", path=source, line=line
+                    )
             examples.append(self._example(sentence.tokens, internal))
         return examples
 
@@ -228,7 +239,9 @@ class Tagging(LabelledTask[tuple[str, TaggedSentence], Example]):
 
     def summary(self) -> str:
         sizes = ", ".join(f"{split} {len(e):,}" for split, e in self.examples.items())
-        scheme = "tags without chunks" if self.scheme == "none" else f"{self.scheme} entity tags"
+        scheme = (
+            "no chunks" if self.scheme == "none" else f"IOBES inside, {self.scheme} in the data"
+        )
         crf = "CRF" if self._use_crf() else "softmax"
         head = (
             f"sentences: {sizes}; {len(self.tags)} tags ({scheme}, {crf}); vocabulary "
@@ -287,20 +300,24 @@ class Tagging(LabelledTask[tuple[str, TaggedSentence], Example]):
             return tag_metrics(gold, predicted, self.tags.tokens)
         return entity_metrics(gold, predicted)
 
-    def _read_unlabelled(self, source: Path | str) -> list[TaggedSentence]:
-        """CoNLL-U, CoNLL (by suffix, or when blank lines separate sentences), or one
-        tokenised sentence per line."""
-        suffix = Path(source).suffix.lower()
-        if is_builtin(source) or suffix == ".conllu":
-            return self._read(source, with_tags=False)
-        if suffix in CONLL_SUFFIXES or "\n\n" in read_text(source).strip("\n"):
-            return read_conll(source, token_column=self.config.data.token_column, with_tags=False)
-        return read_tokenized_lines(source)
+    def _read_unlabelled(self, text: str, name: str, input_format: str) -> list[TaggedSentence]:
+        """Prediction input: CoNLL-U, CoNLL or one tokenised sentence per line."""
+        chosen = sentence_format(text, name, input_format)
+        if chosen == "conllu":
+            return read_conllu_from_text(text, name, with_tags=False)
+        if chosen == "conll":
+            column = self.config.data.token_column
+            return read_conll_from_text(text, name, token_column=column, with_tags=False)
+        return read_tokenized_lines_from_text(text, name)
 
-    def predict(self, model: nn.Module, source: Path | str) -> list[dict[str, Any]]:
-        """One record per sentence: ``{"tokens", "tags", "rows"}``, the tags in the scheme of
-        the training data, ``rows`` the input lines of the tokens."""
-        sentences = self._read_unlabelled(source)
+    def predict(
+        self, model: nn.Module, text: str, name: str, input_format: str = "auto"
+    ) -> list[dict[str, Any]]:
+        """One record per sentence: ``{"tokens", "tags", "rows", "comments"}``, the tags in the
+        scheme of the training data, ``rows`` the input lines of the tokens and ``comments`` the
+        CoNLL-U comment lines before them. The input is CoNLL, CoNLL-U or one tokenised sentence
+        per line (`input_format`, `rnnkit.data.input_formats`)."""
+        sentences = self._read_unlabelled(text, name, input_format)
         examples = [self._example(s.tokens, []) for s in sentences]
         predicted = self.decode(model, examples)
         return [
@@ -308,11 +325,16 @@ class Tagging(LabelledTask[tuple[str, TaggedSentence], Example]):
                 "tokens": list(s.tokens),
                 "tags": tags if self.scheme == "none" else from_iobes(tags, self.scheme),
                 "rows": list(s.rows),
+                "comments": list(s.comments),
             }
             for s, tags in zip(sentences, predicted, strict=True)
         ]
 
     def format_prediction(self, record: dict[str, Any]) -> str:
-        """The sentence's input lines with the predicted tag appended, then a blank line."""
-        lines = [f"{row}\t{tag}" for row, tag in zip(record["rows"], record["tags"], strict=True)]
-        return "\n".join(lines) + "\n"
+        """The sentence's comments and input lines, each with the predicted tag appended (after
+        a tab, or a space where the line separates its columns by spaces), then a blank line."""
+        lines = [
+            f"{row}{' ' if ' ' in row and TAB not in row else TAB}{tag}"
+            for row, tag in zip(record["rows"], record["tags"], strict=True)
+        ]
+        return "\n".join([*record.get("comments", []), *lines]) + "\n"

@@ -174,8 +174,15 @@ class Trainer:
             self.schedule.total_steps, self._budget(), live, self.position.step, self.task.unit
         )
         meter = Meter(self.position.elapsed)
+        if self.resume_from is not None and self.cluster.is_main and self._finished():
+            print(
+                f"the run has already finished (step {self.position.step}, epoch "
+                f"{self.position.epoch}); raise train.epochs or train.max_steps with --set to "
+                "train on",
+                flush=True,
+            )
         try:
-            while self.position.epoch < self.config.epochs and not self._should_stop():
+            while not self._finished():
                 carry = self._train_epoch(model, wrapped, carry, meter, progress)
             if self.position.step > self.evaluated_at:
                 self._evaluate(model, carry, meter, progress)
@@ -243,6 +250,10 @@ class Trainer:
     def _budget(self) -> float | None:
         return None if self.config.max_minutes is None else self.config.max_minutes * 60
 
+    def _finished(self) -> bool:
+        """Every epoch done, or a reason to stop (`_should_stop`)."""
+        return self.position.epoch >= self.config.epochs or self._should_stop()
+
     def _should_stop(self) -> bool:
         """Out of steps or time, or no improvement for ``patience`` evaluations."""
         config, position, budget = self.config, self.position, self._budget()
@@ -275,11 +286,12 @@ class Trainer:
         train_loss = self.cluster.mean(meter.take_mean_loss())
         ranks = self._gather_rank_states(carry)
         if self.cluster.is_main:
-            self._log(train_loss, metrics, meter, progress)
             saved = {"step": position.step, "valid": metrics}
             if improved:
                 self._save(self.run_dir, model, saved)
             self._save(self.run_dir / LAST_DIR, model, saved, self._state(ranks))
+            # logged once RUN/last holds this step: a run killed before never logs it twice
+            self._log(train_loss, metrics, meter, progress)
         self.cluster.barrier()
 
     def _save(
