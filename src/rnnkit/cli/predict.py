@@ -21,8 +21,9 @@ def predict(
     source: Annotated[
         str,
         typer.Argument(
-            help="Input file (classify: one text per non-empty line, or CSV/TSV/JSONL/fastText as in "
-            "training; tag: CoNLL, CoNLL-U, or one tokenised sentence per line), or - for stdin."
+            help="Input file (classify: one text per non-empty line, or CSV/TSV/JSONL/fastText "
+            "as in training; tag: CoNLL, CoNLL-U, or one tokenised sentence per line), or - for "
+            "stdin."
         ),
     ] = STDIN,
     input_format: Annotated[
