@@ -13,10 +13,25 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.checkpoint import LoadedCheckpoint
+from rnnkit.errors import UserError
 from rnnkit.train import DataSources, RunConfig, Task
 from rnnkit.train.config import load_config
 
 WORDS = "the cell state carries memory through the sequence and the gates decide what to keep"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``tmp_path / name``, line endings untouched."""
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def raised(call: Callable[[], Any]) -> str:
+    """The message of the `UserError` that ``call()`` raises."""
+    with pytest.raises(UserError) as caught:
+        call()
+    return str(caught.value)
 
 
 def write_corpus(path: Path, characters: int, seed: int = 0) -> Path:

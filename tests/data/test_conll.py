@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from conftest import raised, write
 from rnnkit.data.conll import (
     TaggedSentence,
     read_conll,
@@ -15,20 +14,6 @@ from rnnkit.data.conll import (
     read_conllu,
     read_tokenized_lines,
 )
-from rnnkit.errors import UserError
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def raised(call: Callable[[], Any]) -> str:
-    with pytest.raises(UserError) as caught:
-        call()
-    return str(caught.value)
-
 
 CONLL2003 = """\
 -DOCSTART- -X- -X- O

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from conftest import raised, write
 from rnnkit.data.labeled_text import (
     LabeledText,
     read_labeled_texts,
     read_labeled_texts_from_text,
     read_text_lines,
 )
-from rnnkit.errors import UserError
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def raised(call: Callable[[], Any]) -> str:
-    with pytest.raises(UserError) as caught:
-        call()
-    return str(caught.value)
-
 
 # ---- CSV and TSV ----------------------------------------------------------------------------
 
