@@ -99,3 +99,17 @@ def test_an_embedding_dim_that_contradicts_the_vectors_is_refused(tmp_path):
     settings = [*TINY, f"model.embeddings={vectors}"]  # TINY sets model.embedding_dim=16
     with pytest.raises(UserError, match=r"model\.embedding_dim is 16, but the vectors"):
         train_run("classify", [str(train)], tmp_path / "run", overrides=settings)
+
+
+def test_balanced_class_weights_are_n_over_c_times_the_count(tmp_path):
+    from rnnkit.tasks.classify import Classification, ClassifyConfig
+    from rnnkit.train import DataSources
+    from rnnkit.train.config import load_config
+
+    train = write_csv(tmp_path / "train.csv", ["a text,big"] * 6 + ["b text,small"] * 2)
+    valid = write_csv(tmp_path / "valid.csv", ["a text,big"])
+    task = Classification(load_config(ClassifyConfig, overrides=["model.class_weights=balanced"]))
+    task.prepare(DataSources(train=[str(train)], valid=[str(valid)]))
+    expected = {"big": 8 / (2 * 6), "small": 8 / (2 * 2)}  # N / (C * count)
+    weights = dict(zip(task.labels.tokens, task.class_weights.tolist(), strict=True))
+    assert weights == pytest.approx(expected)

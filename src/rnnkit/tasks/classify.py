@@ -19,6 +19,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -255,7 +256,10 @@ class Classification(LabelledTask[tuple[str, LabeledText], Example]):
             targets = torch.tensor([e.labels[0] for e in examples])
         return {"tokens": tokens, "lengths": lengths, "targets": targets}
 
-    def _class_weights(self, device: torch.device) -> Tensor | None:
+    @cached_property
+    def class_weights(self) -> Tensor | None:
+        """The loss's class weights under ``model.class_weights`` (None for ``none``), counted
+        once from the training examples."""
         if self.config.model.class_weights == "none":
             return None
         counts = torch.zeros(len(self.labels))
@@ -263,12 +267,12 @@ class Classification(LabelledTask[tuple[str, LabeledText], Example]):
             counts[example.labels] += 1
         total = len(self.examples["train"])
         if self.config.data.multi_label:  # pos_weight: negatives per positive
-            return ((total - counts) / counts.clamp(min=1)).to(device)
-        return (total / (len(self.labels) * counts.clamp(min=1))).to(device)
+            return (total - counts) / counts.clamp(min=1)
+        return total / (len(self.labels) * counts.clamp(min=1))
 
     def loss(self, model: nn.Module, batch: Batch, carry: Any) -> tuple[Tensor, int, None]:
         logits = model(batch["tokens"], batch["lengths"])
-        weights = self._class_weights(logits.device)
+        weights = None if self.class_weights is None else self.class_weights.to(logits.device)
         loss = classification_loss(
             logits,
             batch["targets"],
