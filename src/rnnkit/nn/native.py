@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch._C._functorch as functorch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
@@ -24,6 +25,24 @@ KERNELS: dict[str, Callable[..., Any]] = {
 }
 
 
+# the torch.func transforms that torch's RNN kernels have no rule for
+TRANSFORMS_WITHOUT_RULE = {
+    functorch.TransformType.Vmap: "torch.func.vmap (no batching rule)",
+    functorch.TransformType.Jvp: "forward-mode differentiation (no forward derivative)",
+}
+
+
+def transform_without_rule() -> str | None:
+    """The active transform that torch's kernels cannot run under, if any: ``vmap``, or
+    ``jvp`` / ``jacfwd`` / a `torch.autograd.forward_ad` dual level."""
+    for interpreter in functorch.get_interpreter_stack() or []:
+        if interpreter.key() in TRANSFORMS_WITHOUT_RULE:
+            return TRANSFORMS_WITHOUT_RULE[interpreter.key()]
+    if torch.autograd.forward_ad._current_level >= 0:
+        return TRANSFORMS_WITHOUT_RULE[functorch.TransformType.Jvp]
+    return None
+
+
 @dataclass(frozen=True)
 class NativeConfig:
     """The arguments torch's kernels take besides input, state and weights."""
@@ -33,6 +52,7 @@ class NativeConfig:
     num_layers: int
     dropout: float
     bidirectional: bool
+    proj_size: int = 0
 
 
 def _select(state: tuple[Tensor, ...], index: Tensor | None) -> tuple[Tensor, ...]:

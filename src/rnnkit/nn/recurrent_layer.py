@@ -4,6 +4,8 @@ A layer holds its parameters flat, under torch's names (``weight_ih_l0``,
 ``weight_hh_l0_reverse``, ...), and runs one of two paths over the same tensors:
 
 * **native** — torch's own kernel (`rnnkit.nn.native`), for the configurations torch implements;
+  a batch of different lengths stays padded where the kernel is fused
+  (`rnnkit.nn.native_padding`), and is packed elsewhere;
 * **loop** — the cell's ``project_input`` for all steps at once, then its ``step`` through time
   (`rnnkit.nn.time_loop`), for everything else, or when ``backend="loop"``.
 
@@ -22,7 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.nn.native import NativeConfig, run_native
+from rnnkit.nn.native import NativeConfig, run_native, transform_without_rule
+from rnnkit.nn.native_padding import fuses_sequence, run_native_padded
 from rnnkit.nn.padding import Padding, check_lengths, pack_like, reverse_time, unpack
 from rnnkit.nn.recurrent_cell import (
     CellWeights,
@@ -191,11 +194,14 @@ class RecurrentLayer(nn.Module):
     def _explain_no_native(self, training: bool) -> str | None:
         """Why torch's kernel cannot run this layer now (None if it can); raises for 'native'."""
         lacking, reason = self._options_torch_lacks(training), None
+        transform = transform_without_rule()
         if self._native_mode() is None:
             reason = f"torch has no native {type(self).__name__} kernel"
         elif lacking:
             options = ", ".join(f"{name}={value!r}" for name, value in lacking.items())
             reason = f"torch's native kernel has no {options}"
+        elif transform is not None:
+            reason = f"torch's native kernel cannot run under {transform}"
         if reason and self.backend == "native":
             raise ValueError(
                 f"backend='native' cannot run this layer: {reason}; use 'auto' or 'loop'"
@@ -209,7 +215,14 @@ class RecurrentLayer(nn.Module):
     def _native_config(self) -> NativeConfig:
         mode = self._native_mode()
         assert mode is not None
-        return NativeConfig(mode, self.bias, self.num_layers, self.dropout, self.bidirectional)
+        return NativeConfig(
+            mode,
+            self.bias,
+            self.num_layers,
+            self.dropout,
+            self.bidirectional,
+            getattr(self, "proj_size", 0),
+        )
 
     def _flat_weights(self) -> list[Tensor]:
         return [getattr(self, name) for names in self._parameter_names for name in names.values()]
@@ -229,7 +242,7 @@ class RecurrentLayer(nn.Module):
         x, batched = self._time_major(input)
         lengths = check_lengths(lengths, x.shape[1], x.shape[0])
         state = self._initial_state(hx, x, batched, x.shape[1])
-        output, final = self._forward_time_major(x, state, lengths)
+        output, final = self._forward_time_major(x, state, lengths, zero_state=hx is None)
         if self.batch_first and batched:
             output = output.transpose(0, 1)
         if not batched:
@@ -241,20 +254,20 @@ class RecurrentLayer(nn.Module):
     ) -> Output:
         self._check_features(packed.data, "a PackedSequence with data of shape (*, {size})")
         state = self._initial_state(hx, packed.data, True, int(packed.batch_sizes[0]))
-        if self.uses_native():
+        if self.uses_native() and not fuses_sequence(self._native_config(), packed.data):
             output, final = run_native(
                 self._native_config(), packed, state, self._flat_weights(), self.training
             )
             return output, self._public_state(final)
         x, lengths = unpack(packed)
-        out, final = self._forward_layers(x, state, lengths)
+        out, final = self._forward_time_major(x, state, lengths, zero_state=hx is None)
         return pack_like(out, lengths, packed), self._public_state(final)
 
     def _forward_time_major(
-        self, x: Tensor, state: State, lengths: Tensor | None
+        self, x: Tensor, state: State, lengths: Tensor | None, *, zero_state: bool
     ) -> tuple[Tensor, State]:
         """The output ``(T, N, D * H_out)`` and final state of ``x`` ``(T, N, F)``, on torch's
-        kernel (a padded batch packed for it) or through `_forward_layers`."""
+        kernel or through `_forward_layers`; ``zero_state`` tells whether ``state`` is zeros."""
         if not self.uses_native():
             return self._forward_layers(x, state, lengths)
         config, weights = self._native_config(), self._flat_weights()
@@ -262,6 +275,12 @@ class RecurrentLayer(nn.Module):
             output, final = run_native(config, x, state, weights, self.training)
             assert isinstance(output, Tensor)
             return output, final
+        if fuses_sequence(config, x):
+            padding = Padding.of(lengths, x.shape[0], x.device)
+            assert padding is not None
+            return run_native_padded(
+                config, x, padding, state, weights, self.training, zero_state=zero_state
+            )
         packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
         output, final = run_native(config, packed, state, weights, self.training)
         assert isinstance(output, PackedSequence)
