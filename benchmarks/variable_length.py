@@ -101,7 +101,8 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         torch.set_num_threads(threads)
         lengths = length_distribution(distribution, generator)
         functions = candidates(cell, hidden, bidirectional, lengths, mode == "train")
-        times = dict(zip(functions, interleaved_times(list(functions.values()), args.rounds)))
+        rounds = interleaved_times(list(functions.values()), args.rounds)
+        times = dict(zip(functions, rounds, strict=True))
         results.append(
             {
                 "threads": threads,
