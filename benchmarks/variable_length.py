@@ -19,6 +19,9 @@ speed-up) and ``rnnkit / padded`` (what the lengths cost).
 
     python benchmarks/variable_length.py
     python benchmarks/variable_length.py --cells lstm --hidden 128 --threads 2 --rounds 9
+    python benchmarks/variable_length.py --device cuda --threads 1
+
+On a GPU every call ends with ``torch.cuda.synchronize()``, so each time is the work's own.
 """
 
 from __future__ import annotations
@@ -52,14 +55,14 @@ def length_distribution(name: str, generator: torch.Generator) -> Tensor:
 
 
 def candidates(
-    cell: str, hidden: int, bidirectional: bool, lengths: Tensor, training: bool
+    cell: str, hidden: int, bidirectional: bool, lengths: Tensor, training: bool, device: str
 ) -> dict[str, Callable[[], object]]:
     """The four ways of running the batch, each a no-argument function."""
     ours_cls, torch_cls = CELLS[cell]
-    ours = ours_cls(hidden, hidden, bidirectional=bidirectional).train(training)
-    theirs = torch_cls(hidden, hidden, bidirectional=bidirectional).train(training)
+    ours = ours_cls(hidden, hidden, bidirectional=bidirectional).to(device).train(training)
+    theirs = torch_cls(hidden, hidden, bidirectional=bidirectional).to(device).train(training)
     theirs.load_state_dict(ours.state_dict())
-    x = torch.randn(STEPS, BATCH, hidden, requires_grad=training)
+    x = torch.randn(STEPS, BATCH, hidden, device=device, requires_grad=training)
 
     def finish(out: Tensor, state: Tensor | tuple[Tensor, ...]) -> None:
         if training:
@@ -86,9 +89,19 @@ def candidates(
         "torch packed": torch_packed,
         "padded": padded,
     }
-    if training:
-        return functions
-    return {name: torch.no_grad()(function) for name, function in functions.items()}
+    if not training:
+        functions = {name: torch.no_grad()(function) for name, function in functions.items()}
+    if device == "cuda":
+        functions = {name: synchronized(function) for name, function in functions.items()}
+    return functions
+
+
+def synchronized(function: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        function()
+        torch.cuda.synchronize()
+
+    return run
 
 
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -100,7 +113,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     for threads, cell, bidirectional, hidden, distribution, mode in grid:
         torch.set_num_threads(threads)
         lengths = length_distribution(distribution, generator)
-        functions = candidates(cell, hidden, bidirectional, lengths, mode == "train")
+        functions = candidates(cell, hidden, bidirectional, lengths, mode == "train", args.device)
         rounds = interleaved_times(list(functions.values()), args.rounds)
         times = dict(zip(functions, rounds, strict=True))
         results.append(
@@ -122,6 +135,10 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
+def device_name(device: str) -> str:
+    return torch.cuda.get_device_name() if device == "cuda" else "cpu"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
@@ -132,6 +149,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", help="JSON path (default benchmarks/results/variable_length.json)")
     args = parser.parse_args()
     results = measure(args)

@@ -8,6 +8,8 @@ configuration)."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -47,7 +49,7 @@ configs = st.fixed_dictionaries(
 ).flatmap(lambda c: st.tuples(st.just(c), st.integers(1, 5).flatmap(length_patterns)))
 
 
-def _layers(config: dict, dtype: torch.dtype = torch.float32):
+def _layers(config: dict, dtype: torch.dtype, device: str):
     ours_cls, torch_cls = KINDS[config["kind"]]
     options = dict(
         input_size=5,
@@ -58,8 +60,8 @@ def _layers(config: dict, dtype: torch.dtype = torch.float32):
     )
     if config["kind"] == "lstm" and config["proj"]:
         options["proj_size"] = 4
-    ours = ours_cls(**options).to(dtype)
-    theirs = torch_cls(**options).to(dtype)
+    ours = ours_cls(**options).to(device, dtype)
+    theirs = torch_cls(**options).to(device, dtype)
     theirs.load_state_dict(ours.state_dict())
     for layer in (ours, theirs):
         layer.train(config["training"])
@@ -117,17 +119,18 @@ def compare_as_dispatched(
     *,
     packed_input: bool = False,
     dtype: torch.dtype = torch.float32,
+    device: str = "cpu",
     tolerance=(1e-5, 1e-4),
 ) -> None:
     torch.manual_seed(config["seed"])
-    ours, theirs = _layers(config, dtype)
+    ours, theirs = _layers(config, dtype, device)
     batch = len(lengths)
-    x = torch.randn(STEPS, batch, 5, dtype=dtype)
+    x = torch.randn(STEPS, batch, 5, dtype=dtype, device=device)
     for n, length in enumerate(lengths):
         x[length:, n] = float("nan")  # never read: padding is for the layer to ignore
     hx = _initial_state(ours, batch, dtype) if config["initial_state"] else None
     state = ours.initial_state(batch)
-    weights = [torch.randn(STEPS, batch, ours.out_features, dtype=dtype)] + [
+    weights = [torch.randn(STEPS, batch, ours.out_features, dtype=dtype, device=device)] + [
         torch.randn_like(p) for p in (state if isinstance(state, tuple) else (state,))
     ]
     lengths_tensor = torch.tensor(lengths)
@@ -185,6 +188,30 @@ def test_float64_equals_torch_packed(dtype):
         seed=1,
     )
     compare_with_packed(config, [9, 3, 1, 6], dtype=dtype)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_cuda_equals_torch_packed(kind, dtype, monkeypatch):
+    """cuDNN's kernels (training mode: cuDNN differentiates only there), TF32 off."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    tolerance = (1e-5, 1e-4) if dtype == torch.float32 else (2e-2, 2e-2)
+    for layers, bidirectional, proj, initial_state in itertools.product(
+        (1, 2), (False, True), (False, True), (False, True)
+    ):
+        config = dict(
+            kind=kind,
+            num_layers=layers,
+            bidirectional=bidirectional,
+            bias=True,
+            proj=proj,
+            initial_state=initial_state,
+            training=True,
+            seed=layers,
+        )
+        for lengths in ([9, 3, 1, 6], [9, 2, 2, 2], [1, 1, 1]):
+            compare_as_dispatched(config, lengths, dtype=dtype, device="cuda", tolerance=tolerance)
 
 
 def test_fused_kernels_take_the_padded_route():
