@@ -25,16 +25,20 @@ KERNELS: dict[str, Callable[..., Any]] = {
 }
 
 
-# the torch.func transforms that torch's RNN kernels have no rule for
+# the torch.func transforms that torch's RNN kernels cannot run under: vmap has no batching
+# rule for them, forward mode no derivative, and a torch.func gradient may itself be vmapped
+# (jacrev, hessian), which reaches the kernel's backward
 TRANSFORMS_WITHOUT_RULE = {
     functorch.TransformType.Vmap: "torch.func.vmap (no batching rule)",
     functorch.TransformType.Jvp: "forward-mode differentiation (no forward derivative)",
+    functorch.TransformType.Grad: "torch.func gradients (whose backward may be vmapped)",
 }
 
 
 def transform_without_rule() -> str | None:
-    """The active transform that torch's kernels cannot run under, if any: ``vmap``, or
-    ``jvp`` / ``jacfwd`` / a `torch.autograd.forward_ad` dual level."""
+    """The active transform that torch's kernels cannot run under, if any: ``vmap``,
+    ``grad`` / ``vjp`` / ``jacrev``, ``jvp`` / ``jacfwd``, or a `torch.autograd.forward_ad`
+    dual level."""
     for interpreter in functorch.get_interpreter_stack() or []:
         if interpreter.key() in TRANSFORMS_WITHOUT_RULE:
             return TRANSFORMS_WITHOUT_RULE[interpreter.key()]
