@@ -1,5 +1,5 @@
 """Length-bucketed batches: every example once per epoch, seeded, shards disjoint and equal,
-and little padding."""
+and little padding; unbucketed batches (``by_length=False``) likewise, without the sorting."""
 
 from __future__ import annotations
 
@@ -33,6 +33,15 @@ def test_shards_are_disjoint_and_equally_long():
     assert len({len(s) for s in shards}) == 1
     seen = [i for shard in shards for batch in shard for i in batch]
     assert len(seen) == len(set(seen))
+
+
+def test_unbucketed_batches_are_seeded_shuffles_of_every_example():
+    batches = bucket_batches(LENGTHS, 32, seed=0, epoch=0, by_length=False)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(LENGTHS)))
+    assert batches == bucket_batches(LENGTHS, 32, seed=0, epoch=0, by_length=False)
+    assert batches != bucket_batches(LENGTHS, 32, seed=0, epoch=1, by_length=False)
+    bucketed = bucket_batches(LENGTHS, 32, seed=0, epoch=0)
+    assert padding_fraction(bucketed, LENGTHS) < 0.1 < padding_fraction(batches, LENGTHS)
 
 
 def test_bucketing_cuts_the_padding():

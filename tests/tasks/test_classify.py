@@ -63,11 +63,12 @@ def test_multi_label_jsonl(tmp_path):
         train_run("classify", [str(train)], tmp_path / "single", overrides=TINY)
 
 
-def test_resumed_training_equals_uninterrupted(tmp_path):
-    settings = [*TINY, "train.epochs=2"]
+@pytest.mark.parametrize("bucket", ["true", "false"])
+def test_resumed_training_equals_uninterrupted(tmp_path, bucket):
+    settings = [*TINY, "train.epochs=2", f"data.bucket={bucket}"]
     train_run("classify", ["builtin:sentiment"], tmp_path / "straight", overrides=settings)
     train_run("classify", ["builtin:sentiment"], tmp_path / "resumed",
-              overrides=[*TINY, "train.epochs=1"])  # fmt: skip
+              overrides=[*TINY, "train.epochs=1", f"data.bucket={bucket}"])  # fmt: skip
     train_run("classify", ["builtin:sentiment"], tmp_path / "resumed", overrides=settings,
               resume=True)  # fmt: skip
     straight = load_file(tmp_path / "straight" / "last" / "model.safetensors")

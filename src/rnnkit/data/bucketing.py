@@ -4,8 +4,9 @@ Training (`bucket_batches`): each epoch the examples are shuffled (seeded by the
 the epoch), cut into pools of ``pool_size`` batches, each pool sorted by length and cut into
 batches, and the batches shuffled again — the order stays random, the padding small, and the
 same seed and epoch always give the same batches (so a resumed run sees what an uninterrupted
-one saw). Distributed ranks take every ``num_shards``-th batch; the last few batches are
-dropped so that every rank gets as many (they step together).
+one saw). With ``by_length=False`` the pools are not sorted: plain shuffled batches, seeded
+alike. Distributed ranks take every ``num_shards``-th batch; the last few batches are dropped
+so that every rank gets as many (they step together).
 
 Evaluation (`sorted_batches`): sorted by length, no shuffling; callers put the results back in
 input order.
@@ -29,6 +30,7 @@ def bucket_batches(
     shard: int = 0,
     num_shards: int = 1,
     pool_size: int = POOL_SIZE,
+    by_length: bool = True,
 ) -> list[list[int]]:
     """The example indices of each training batch of ``epoch`` for ``shard``."""
     rng = np.random.default_rng([seed, epoch])
@@ -36,7 +38,9 @@ def bucket_batches(
     pool = pool_size * batch_size
     batches: list[list[int]] = []
     for start in range(0, len(order), pool):
-        chunk = sorted(order[start : start + pool].tolist(), key=lambda i: lengths[i])
+        chunk = order[start : start + pool].tolist()
+        if by_length:
+            chunk.sort(key=lambda i: lengths[i])
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     batches = [batches[i] for i in rng.permutation(len(batches))]
     usable = len(batches) - len(batches) % num_shards

@@ -36,6 +36,10 @@ class VocabularyConfig(ConfigModel):
     valid_fraction: Rate = Field(
         default=0.1, description="Share held out for validation when no --valid is given."
     )
+    bucket: bool = Field(
+        default=True,
+        description="Draw training batches from pools of similar length (less padding).",
+    )
 
 
 class LabelledRunConfig(RunConfig):
