@@ -6,7 +6,8 @@ Each task runs with its default model on its real training data; an epoch's batc
 ``task.train_batches`` (shuffled under both orders), and each round times the task's own step
 (loss, backward, gradient clipping, Adam) over the first ``--batches`` of them. The epoch time
 is that time scaled to the epoch's batch count; the four variants run interleaved, round after
-round, and the table gives the best round of each and the padding fraction of the epoch.
+round, after a warm-up round each (oneDNN builds its kernels once per shape), and the table
+gives the best round of each and the padding fraction of the epoch.
 
     python benchmarks/epoch_time.py
     python benchmarks/epoch_time.py --tasks tag --batches 60 --rounds 3
