@@ -56,11 +56,11 @@ def epoch_step(task: Any, limit: int, route: str) -> tuple[Callable[[], None], f
     torch.manual_seed(0)
     model = task.build_model().train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    fuses_sequence = recurrent_layer.fuses_sequence
+    runs_padded = recurrent_layer.runs_padded
 
     def run() -> None:
         if route == "packed":  # the route before the padded one: pack every batch
-            recurrent_layer.fuses_sequence = lambda config, x: False  # type: ignore[assignment]
+            recurrent_layer.runs_padded = lambda config, x, share: False  # type: ignore[assignment]
         try:
             for batch in collated:
                 loss = task.loss(model, batch, None)[0]
@@ -69,7 +69,7 @@ def epoch_step(task: Any, limit: int, route: str) -> tuple[Callable[[], None], f
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optimizer.step()
         finally:
-            recurrent_layer.fuses_sequence = fuses_sequence
+            recurrent_layer.runs_padded = runs_padded
 
     return run, padding, len(batches.batches)
 

@@ -19,7 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 import rnnkit
 import rnnkit.nn.recurrent_layer as recurrent_layer
 from rnnkit.nn.native import NativeConfig
-from rnnkit.nn.native_padding import FLAG_WEIGHT, flag_weights, fuses_sequence
+from rnnkit.nn.native_padding import FLAG_WEIGHT, flag_weights, fuses_sequence, runs_padded
 
 KINDS = {"lstm": (rnnkit.LSTM, torch.nn.LSTM), "gru": (rnnkit.GRU, torch.nn.GRU)}
 STEPS = 9
@@ -109,7 +109,7 @@ def compare_with_packed(config: dict, lengths: list[int], **options) -> None:
     """`compare_as_dispatched`, then again with every LSTM and GRU on the padded route."""
     compare_as_dispatched(config, lengths, **options)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(recurrent_layer, "fuses_sequence", lambda config, x: True)
+        patch.setattr(recurrent_layer, "runs_padded", lambda config, x, share: True)
         compare_as_dispatched(config, lengths, **options)
 
 
@@ -225,6 +225,18 @@ def test_fused_kernels_take_the_padded_route():
     assert not fuses_sequence(lstm, x.double()) and not fuses_sequence(lstm, x.half())
     assert not fuses_sequence(projected, x) and not fuses_sequence(gru, x)
     assert not fuses_sequence(NativeConfig("RNN_TANH", True, 1, 0.0, False), x)
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN")
+@pytest.mark.parametrize("grad", [True, False])
+def test_mostly_padded_batches_are_packed(grad):
+    """Lengths uniform in [10, 100] (45% padding) stay padded when differentiating; one long
+    sequence among short ones (87% padding) is packed either way."""
+    lstm, x = NativeConfig("LSTM", True, 1, 0.0, False), torch.zeros(3, 2, 4)
+    with torch.set_grad_enabled(grad):
+        assert runs_padded(lstm, x, 0.3)
+        assert runs_padded(lstm, x, 0.45) == (grad or torch.get_num_threads() > 1)
+        assert not runs_padded(lstm, x, 0.87)
 
 
 @pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN")

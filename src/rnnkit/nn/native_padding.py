@@ -4,8 +4,9 @@ torch runs a batch of different lengths through its kernel only as a `PackedSequ
 per-step batch sizes cost a fused kernel most of its speed: cuDNN's LSTM and GRU on a GPU,
 oneDNN's LSTM (float32 or bfloat16, without projection) on a CPU. Where the kernel is torch's
 own step loop instead (a GRU, a projected LSTM or float16/float64 on a CPU), packing costs
-nothing and saves the padded work, so the batch is packed there (`fuses_sequence`). On a fused
-kernel the padded batch runs unpacked, with one more input column, the padding flag
+nothing and saves the padded work, so the batch is packed there (`fuses_sequence`), as it is
+when most of the batch is padding (`runs_padded`). Otherwise the padded batch runs unpacked,
+with one more input column, the padding flag
 
     m_t = 1 at a padded step, 0 at a real one,
 
@@ -48,6 +49,11 @@ from rnnkit.nn.padding import Padding, reverse_time
 FLAG_WEIGHT = 1e4
 GATES = {"LSTM": 4, "GRU": 3}  # the modes this route serves, and their gates per hidden unit
 ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
+# The largest share of padded positions at which the padded route still beats packing, by
+# (differentiating, threads > 1): beyond it (say one long sequence among short ones) the padded
+# steps cost more than packing's lost fusion. Measured with an LSTM of H = 128 and 512, N = 32,
+# T = 100 on a 2-core CPU (docs/variable-length.md); a GPU takes the many-thread row.
+PADDING_LIMITS = {(True, False): 0.6, (True, True): 0.75, (False, False): 0.35, (False, True): 0.55}
 
 
 def fuses_sequence(config: NativeConfig, x: Tensor) -> bool:
@@ -64,6 +70,16 @@ def fuses_sequence(config: NativeConfig, x: Tensor) -> bool:
         and x.dtype in ONEDNN_DTYPES
         and bool(torch.backends.mkldnn.enabled and torch.backends.mkldnn.is_available())
     )
+
+
+def runs_padded(config: NativeConfig, x: Tensor, padded_share: float) -> bool:
+    """Whether a batch of ``x``'s kind with this share of padded positions runs padded, with the
+    flag (`run_native_padded`), rather than packed: on a fused kernel, unless the padding is
+    beyond `PADDING_LIMITS`."""
+    if not fuses_sequence(config, x):
+        return False
+    many_threads = x.is_cuda or torch.get_num_threads() > 1
+    return padded_share <= PADDING_LIMITS[torch.is_grad_enabled(), many_threads]
 
 
 def flag_weights(mode: str, weight_ih: Tensor) -> Tensor:

@@ -4,8 +4,8 @@ A layer holds its parameters flat, under torch's names (``weight_ih_l0``,
 ``weight_hh_l0_reverse``, ...), and runs one of two paths over the same tensors:
 
 * **native** — torch's own kernel (`rnnkit.nn.native`), for the configurations torch implements;
-  a batch of different lengths stays padded where the kernel is fused
-  (`rnnkit.nn.native_padding`), and is packed elsewhere;
+  a batch of different lengths stays padded where the kernel is fused and the padding not
+  excessive (`rnnkit.nn.native_padding`), and is packed otherwise;
 * **loop** — the cell's ``project_input`` for all steps at once, then its ``step`` through time
   (`rnnkit.nn.time_loop`), for everything else, or when ``backend="loop"``.
 
@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.nn.native import NativeConfig, run_native, transform_without_rule
-from rnnkit.nn.native_padding import fuses_sequence, run_native_padded
+from rnnkit.nn.native_padding import run_native_padded, runs_padded
 from rnnkit.nn.padding import Padding, check_lengths, pack_like, reverse_time, unpack
 from rnnkit.nn.recurrent_cell import (
     CellWeights,
@@ -253,11 +253,12 @@ class RecurrentLayer(nn.Module):
         self, packed: PackedSequence, hx: Tensor | tuple[Tensor, ...] | None
     ) -> Output:
         self._check_features(packed.data, "a PackedSequence with data of shape (*, {size})")
-        state = self._initial_state(hx, packed.data, True, int(packed.batch_sizes[0]))
-        if self.uses_native() and not fuses_sequence(self._native_config(), packed.data):
-            output, final = run_native(
-                self._native_config(), packed, state, self._flat_weights(), self.training
-            )
+        steps, batch = len(packed.batch_sizes), int(packed.batch_sizes[0])
+        state = self._initial_state(hx, packed.data, True, batch)
+        padded_share = 1 - packed.data.shape[0] / (steps * batch)
+        config = self._native_config() if self.uses_native() else None
+        if config is not None and not runs_padded(config, packed.data, padded_share):
+            output, final = run_native(config, packed, state, self._flat_weights(), self.training)
             return output, self._public_state(final)
         x, lengths = unpack(packed)
         out, final = self._forward_time_major(x, state, lengths, zero_state=hx is None)
@@ -275,7 +276,8 @@ class RecurrentLayer(nn.Module):
             output, final = run_native(config, x, state, weights, self.training)
             assert isinstance(output, Tensor)
             return output, final
-        if fuses_sequence(config, x):
+        padded_share = 1 - float(lengths.sum()) / (x.shape[0] * x.shape[1])
+        if runs_padded(config, x, padded_share):
             padding = Padding.of(lengths, x.shape[0], x.device)
             assert padding is not None
             return run_native_padded(
