@@ -53,7 +53,7 @@ ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 # (differentiating, threads > 1): beyond it (say one long sequence among short ones) the padded
 # steps cost more than packing's lost fusion. Measured with an LSTM of H = 128 and 512, N = 32,
 # T = 100 on a 2-core CPU (docs/variable-length.md); a GPU takes the many-thread row.
-PADDING_LIMITS = {(True, False): 0.6, (True, True): 0.75, (False, False): 0.35, (False, True): 0.55}
+PADDING_LIMITS = {(True, False): 0.6, (True, True): 0.75, (False, False): 0.3, (False, True): 0.55}
 
 
 def fuses_sequence(config: NativeConfig, x: Tensor) -> bool:
