@@ -130,6 +130,7 @@ def test_backend_errors_say_why(make, reason):
     (lambda m: m(torch.randn(2, 3, 5), lengths=[3, 0]), r"lengths must lie in \[1, 3\]"),
     (lambda m: m(torch.randn(2, 3, 5), lengths=[3, 4, 1]), r"lengths of shape \(2,\)"),
     (lambda m: m(torch.randn(2, 3, 5), lengths=torch.tensor([3.0, 2.0])), r"integer lengths"),
+    (lambda m: m(torch.randn(2, 3, 5), lengths=torch.tensor([True, True])), r"integer lengths"),
     (lambda m: m(torch.randn(2, 3, 5), (torch.zeros(4, 2, 6), torch.zeros(4, 2, 6))), None),
     (lambda m: m(torch.randn(2, 3, 5), (torch.zeros(2, 2, 6), torch.zeros(4, 2, 6))),
      r"expected hx\[0\] of shape \(4, 2, 6\), got \(2, 2, 6\)"),

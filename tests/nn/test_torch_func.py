@@ -95,3 +95,17 @@ def test_native_backend_explains_vmap():
     model = rnnkit.LSTM(3, 4, backend="native")
     with pytest.raises(ValueError, match="vmap"):
         vmap(lambda x: model(x)[0], in_dims=1)(torch.randn(5, 2, 3, 3))
+
+
+def test_lengths_that_vary_across_vmap_are_refused_clearly():
+    model = rnnkit.LSTM(3, 4)
+    params = {key: p.detach() for key, p in model.named_parameters()}
+
+    def loss(params, x, lengths):
+        return functional_call(model, params, (x,), {"lengths": lengths})[0].sum()
+
+    x = torch.randn(4, 5, 2, 3)
+    shared = vmap(grad(loss), in_dims=(None, 0, None))(params, x, torch.tensor([5, 3]))
+    assert shared["weight_ih_l0"].shape == (4, 16, 3)
+    with pytest.raises(ValueError, match=r"lengths cannot differ across torch\.func\.vmap"):
+        vmap(grad(loss), in_dims=(None, 0, 0))(params, x, torch.tensor([[5, 3]] * 4))

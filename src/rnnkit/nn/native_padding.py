@@ -49,11 +49,15 @@ from rnnkit.nn.padding import Padding, reverse_time
 FLAG_WEIGHT = 1e4
 GATES = {"LSTM": 4, "GRU": 3}  # the modes this route serves, and their gates per hidden unit
 ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
-# The largest share of padded positions at which the padded route still beats packing, by
-# (differentiating, threads > 1): beyond it (say one long sequence among short ones) the padded
-# steps cost more than packing's lost fusion. Measured with an LSTM of H = 128 and 512, N = 32,
-# T = 100 on a 2-core CPU (docs/variable-length.md); a GPU takes the many-thread row.
-PADDING_LIMITS = {(True, False): 0.6, (True, True): 0.75, (False, False): 0.3, (False, True): 0.55}
+# The largest share of padded positions at which the padded route still beats packing: beyond
+# it (say one long sequence among short ones) the padded steps cost more than packing's lost
+# fusion. "training" means grad mode is on (a backward pass is expected); a GPU takes the
+# "more threads" limit. Measured with LSTMs of H = 128 and 512, N = 32, T = 100 on a 2-core CPU
+# (benchmarks/padding_break_even.py, docs/variable-length.md).
+PADDING_LIMITS = {
+    "training": {"one thread": 0.6, "more threads": 0.75},
+    "inference": {"one thread": 0.3, "more threads": 0.55},
+}
 
 
 def fuses_sequence(config: NativeConfig, x: Tensor) -> bool:
@@ -78,8 +82,9 @@ def runs_padded(config: NativeConfig, x: Tensor, padded_share: float) -> bool:
     beyond `PADDING_LIMITS`."""
     if not fuses_sequence(config, x):
         return False
-    many_threads = x.is_cuda or torch.get_num_threads() > 1
-    return padded_share <= PADDING_LIMITS[torch.is_grad_enabled(), many_threads]
+    mode = "training" if torch.is_grad_enabled() else "inference"
+    threads = "more threads" if x.is_cuda or torch.get_num_threads() > 1 else "one thread"
+    return padded_share <= PADDING_LIMITS[mode][threads]
 
 
 def flag_weights(mode: str, weight_ih: Tensor) -> Tensor:
@@ -113,6 +118,7 @@ def run_native_padded(
         padding: the batch's lengths, mask and reversal index.
         state: ``(h0,)`` or ``(h0, c0)``, each ``(D * num_layers, N, size)``.
         weights: the flat weight list in torch's order.
+        training: the kernel's training mode (as torch.nn passes ``self.training``).
         zero_state: whether ``state`` is all zeros (an LSTM's reverse direction then needs no
             reversal).
 
@@ -124,7 +130,7 @@ def run_native_padded(
     per_direction = len(weights) // (config.num_layers * directions)
     keep = padding.mask.to(x.dtype)  # (T, N, 1): 1 at real steps
     flag = 1 - keep
-    reverse_in_place = config.mode == "GRU" or zero_state
+    both_directions_at_once = config.mode == "GRU" or zero_state
     finals: list[tuple[Tensor, ...]] = []
     for layer in range(config.num_layers):
         first = layer * directions
@@ -136,7 +142,7 @@ def run_native_padded(
         x_flagged = torch.cat([x, flag], dim=-1)
         if layer == 0:  # the user's padding may hold anything, NaN included
             x_flagged = _zero_features_at(x_flagged, padding.mask)
-        if directions == 2 and not reverse_in_place:
+        if directions == 2 and not both_directions_at_once:
             out, carried = _reversing_the_reverse(
                 config, x_flagged, start, layer_weights, padding, training
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch._C._functorch as functorch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
@@ -22,12 +23,17 @@ def check_lengths(lengths: Tensor | list[int] | None, batch: int, steps: int) ->
     """
     if lengths is None:
         return None
+    if isinstance(lengths, Tensor) and _batched_by_vmap(lengths):
+        raise ValueError(
+            "lengths cannot differ across torch.func.vmap: pass one lengths tensor for the "
+            "whole batch (in_dims=None), or give each example without padding"
+        )
     lengths = torch.as_tensor(lengths).cpu()
     if lengths.dim() != 1 or lengths.shape[0] != batch:
         raise ValueError(
             f"expected lengths of shape ({batch},) (one per sequence), got {tuple(lengths.shape)}"
         )
-    if lengths.is_floating_point() or lengths.is_complex():
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
         raise ValueError(f"expected integer lengths, got dtype {lengths.dtype}")
     lengths = lengths.long()
     if bool((lengths < 1).any()) or bool((lengths > steps).any()):
@@ -36,6 +42,15 @@ def check_lengths(lengths: Tensor | list[int] | None, batch: int, steps: int) ->
             f"got min {int(lengths.min())} and max {int(lengths.max())}"
         )
     return None if bool((lengths == steps).all()) else lengths
+
+
+def _batched_by_vmap(tensor: Tensor) -> bool:
+    """Whether ``tensor``, under any torch.func wrappers, varies across a ``vmap``."""
+    while functorch.is_functorch_wrapped_tensor(tensor):
+        if functorch.is_batchedtensor(tensor):
+            return True
+        tensor = functorch.get_unwrapped(tensor)
+    return False
 
 
 def padding_mask(lengths: Tensor, steps: int, device: torch.device) -> Tensor:
