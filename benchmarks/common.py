@@ -13,13 +13,16 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from rich.console import Console
 from rich.table import Table
+
+import rnnkit.nn.recurrent_layer as recurrent_layer
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -42,6 +45,19 @@ def interleaved_times(
             functions[i]()
             times[i].append(time.perf_counter() - start)
     return times
+
+
+@contextmanager
+def lengths_route(padded: bool | None) -> Iterator[None]:
+    """Run every native LSTM / GRU batch of different lengths padded (True) or packed (False)
+    inside the block; None keeps rnnkit's own choice (`rnnkit.nn.native_padding.runs_padded`)."""
+    chosen = recurrent_layer.runs_padded
+    if padded is not None:
+        recurrent_layer.runs_padded = lambda config, x, share: padded  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        recurrent_layer.runs_padded = chosen
 
 
 def ratio(candidate: Sequence[float], reference: Sequence[float]) -> float:

@@ -24,9 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-import rnnkit.nn.recurrent_layer as recurrent_layer
 from classify_trec import convert
-from common import interleaved_times, print_table, write_json
+from common import interleaved_times, lengths_route, print_table, write_json
 from rnnkit.data.bucketing import padding_fraction
 from rnnkit.tasks import task_class
 from rnnkit.train.config import load_config
@@ -56,20 +55,16 @@ def epoch_step(task: Any, limit: int, route: str) -> tuple[Callable[[], None], f
     torch.manual_seed(0)
     model = task.build_model().train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    runs_padded = recurrent_layer.runs_padded
+    forced = False if route == "packed" else None  # "packed": the route before, every batch
 
     def run() -> None:
-        if route == "packed":  # the route before the padded one: pack every batch
-            recurrent_layer.runs_padded = lambda config, x, share: False  # type: ignore[assignment]
-        try:
+        with lengths_route(forced):
             for batch in collated:
                 loss = task.loss(model, batch, None)[0]
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optimizer.step()
-        finally:
-            recurrent_layer.runs_padded = runs_padded
 
     return run, padding, len(batches.batches)
 

@@ -49,6 +49,11 @@ configs = st.fixed_dictionaries(
 ).flatmap(lambda c: st.tuples(st.just(c), st.integers(1, 5).flatmap(length_patterns)))
 
 
+# one configuration of `configs`, for the fixed cases below to vary
+TWO_LAYERS_BOTH_WAYS = dict(kind="lstm", num_layers=2, bidirectional=True, bias=True, proj=False,
+                            initial_state=False, training=True, seed=0)  # fmt: skip
+
+
 def _layers(config: dict, dtype: torch.dtype, device: str):
     ours_cls, torch_cls = KINDS[config["kind"]]
     options = dict(
@@ -162,31 +167,13 @@ def test_packed_input_equals_torch_packed(config_and_lengths):
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_half_precision_equals_torch_packed(kind, dtype):
-    config = dict(
-        kind=kind,
-        num_layers=2,
-        bidirectional=True,
-        bias=True,
-        proj=False,
-        initial_state=False,
-        training=True,
-        seed=0,
-    )
+    config = {**TWO_LAYERS_BOTH_WAYS, "kind": kind}
     compare_with_packed(config, [9, 3, 1, 6], dtype=dtype, tolerance=(2e-2, 2e-2))
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_float64_equals_torch_packed(dtype):
-    config = dict(
-        kind="lstm",
-        num_layers=2,
-        bidirectional=True,
-        bias=True,
-        proj=True,
-        initial_state=True,
-        training=False,
-        seed=1,
-    )
+    config = {**TWO_LAYERS_BOTH_WAYS, "proj": True, "initial_state": True, "training": False}
     compare_with_packed(config, [9, 3, 1, 6], dtype=dtype)
 
 
@@ -200,16 +187,9 @@ def test_cuda_equals_torch_packed(kind, dtype, monkeypatch):
     for layers, bidirectional, proj, initial_state in itertools.product(
         (1, 2), (False, True), (False, True), (False, True)
     ):
-        config = dict(
-            kind=kind,
-            num_layers=layers,
-            bidirectional=bidirectional,
-            bias=True,
-            proj=proj,
-            initial_state=initial_state,
-            training=True,
-            seed=layers,
-        )
+        varied = dict(num_layers=layers, bidirectional=bidirectional, proj=proj,
+                      initial_state=initial_state)  # fmt: skip
+        config = {**TWO_LAYERS_BOTH_WAYS, "kind": kind, **varied}
         for lengths in ([9, 3, 1, 6], [9, 2, 2, 2], [1, 1, 1]):
             compare_as_dispatched(config, lengths, dtype=dtype, device="cuda", tolerance=tolerance)
 

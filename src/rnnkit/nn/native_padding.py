@@ -148,7 +148,7 @@ def run_native_padded(
             )
         else:
             both = [w for direction in layer_weights for w in direction]
-            out, carried = _kernel(config, x_flagged, start, both, training)
+            out, carried = _kernel(config, x_flagged, start, both, training, directions == 2)
         out = out * keep  # finite everywhere, so exactly 0 at padded steps
         finals.append((_final_h(out, padding, directions), *carried[1:]))
         x = out
@@ -179,14 +179,12 @@ def _kernel(
     state: tuple[Tensor, ...],
     weights: list[Tensor],
     training: bool,
-    bidirectional: bool | None = None,
+    bidirectional: bool,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """One layer of torch's kernel over ``x`` ``(T, N, F + 1)``, without dropout; both
-    directions at once unless ``bidirectional`` says otherwise."""
+    """One layer of torch's kernel over ``x`` ``(T, N, F + 1)``, without dropout."""
     hx: Tensor | tuple[Tensor, ...] = state if config.mode == "LSTM" else state[0]
-    both = config.bidirectional if bidirectional is None else bidirectional
     kernel = KERNELS[config.mode]
-    result = kernel(x, hx, weights, config.bias, 1, 0.0, training, both, False)
+    result = kernel(x, hx, weights, config.bias, 1, 0.0, training, bidirectional, False)
     return result[0], tuple(result[1:])
 
 

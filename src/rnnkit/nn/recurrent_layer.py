@@ -194,13 +194,12 @@ class RecurrentLayer(nn.Module):
     def _explain_no_native(self, training: bool) -> str | None:
         """Why torch's kernel cannot run this layer now (None if it can); raises for 'native'."""
         lacking, reason = self._options_torch_lacks(training), None
-        transform = transform_without_rule()
         if self._native_mode() is None:
             reason = f"torch has no native {type(self).__name__} kernel"
         elif lacking:
             options = ", ".join(f"{name}={value!r}" for name, value in lacking.items())
             reason = f"torch's native kernel has no {options}"
-        elif transform is not None:
+        elif (transform := transform_without_rule()) is not None:
             reason = f"torch's native kernel cannot run under {transform}"
         if reason and self.backend == "native":
             raise ValueError(
@@ -256,10 +255,13 @@ class RecurrentLayer(nn.Module):
         steps, batch = len(packed.batch_sizes), int(packed.batch_sizes[0])
         state = self._initial_state(hx, packed.data, True, batch)
         padded_share = 1 - packed.data.shape[0] / (steps * batch)
-        config = self._native_config() if self.uses_native() else None
-        if config is not None and not runs_padded(config, packed.data, padded_share):
-            output, final = run_native(config, packed, state, self._flat_weights(), self.training)
+        if self.uses_native() and not runs_padded(self._native_config(), packed.data, padded_share):
+            output, final = run_native(
+                self._native_config(), packed, state, self._flat_weights(), self.training
+            )
             return output, self._public_state(final)
+        # the time loop, or the fused kernel on the padded batch (`_forward_time_major` makes
+        # the same cheap choice again)
         x, lengths = unpack(packed)
         out, final = self._forward_time_major(x, state, lengths, zero_state=hx is None)
         return pack_like(out, lengths, packed), self._public_state(final)
