@@ -1,4 +1,4 @@
-"""Where padding stops paying: an LSTM batch on the padded route (the flag of
+"""Where padding stops paying: an LSTM (or GRU) batch on the padded route (the flag of
 `rnnkit.nn.native_padding`) against the same batch packed, as the share of padding grows.
 
 Batches of 32 sequences padded to 100 steps: ``k`` of them 100 steps long (k = 16, 4, 1), the
@@ -13,6 +13,7 @@ oneDNN, where rnnkit always packs; the sweep shows why.
     python benchmarks/padding_break_even.py --threads 2
     python benchmarks/padding_break_even.py --hidden 128 --proj-size 64
     python benchmarks/padding_break_even.py --hidden 128 --dtype float64
+    python benchmarks/padding_break_even.py --hidden 128 --cell gru
 """
 
 from __future__ import annotations
@@ -22,20 +23,23 @@ import itertools
 from typing import Any
 
 import torch
+from torch import nn
 
 import rnnkit
 from common import interleaved_times, lengths_route, print_table, ratio, write_json
 
 BATCH, STEPS = 32, 100
+CELLS = {"lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
 
 
-def timed_route(layer: rnnkit.LSTM, x: torch.Tensor, lengths: torch.Tensor, padded: bool):
+def timed_route(layer: nn.Module, x: torch.Tensor, lengths: torch.Tensor, padded: bool):
     """One forward (and backward, if ``x`` requires grad) on the forced route."""
 
     def run() -> None:
         with lengths_route(padded), torch.set_grad_enabled(x.requires_grad):
-            out, (h, _) = layer(x, lengths=lengths)
+            out, state = layer(x, lengths=lengths)
             if x.requires_grad:
+                h = state[0] if isinstance(state, tuple) else state
                 (out.sum() + h.sum()).backward()
 
     return run
@@ -44,7 +48,8 @@ def timed_route(layer: rnnkit.LSTM, x: torch.Tensor, lengths: torch.Tensor, padd
 def sweep(
     hidden: int, bidirectional: bool, training: bool, args: argparse.Namespace
 ) -> list[dict[str, Any]]:
-    layer = rnnkit.LSTM(hidden, hidden, bidirectional=bidirectional, proj_size=args.proj_size)
+    projection = {"proj_size": args.proj_size} if args.proj_size else {}
+    layer = CELLS[args.cell](hidden, hidden, bidirectional=bidirectional, **projection)
     dtype = getattr(torch, args.dtype)
     layer = layer.to(dtype)
     x = torch.randn(STEPS, BATCH, hidden, dtype=dtype, requires_grad=training)
@@ -70,6 +75,7 @@ def main() -> None:
         "--dtype", default="float32", choices=["float32", "bfloat16", "float16", "float64"]
     )
     parser.add_argument("--proj-size", type=int, default=0, help="LSTM projection size")
+    parser.add_argument("--cell", default="lstm", choices=list(CELLS))
     parser.add_argument("--out", help="JSON path (default results/padding_break_even_tN.json)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -84,12 +90,13 @@ def main() -> None:
     table = [[r["hidden"], "bi" if r["bidirectional"] else "uni", r["mode"],
               *(row["packed_over_padded"] for row in r["sweep"])] for r in results]  # fmt: skip
     kind = args.dtype + (f", proj_size={args.proj_size}" if args.proj_size else "")
-    title = f"packed / padded time by share of padding, LSTM ({kind}), {args.threads} thread(s)"
+    title = f"packed / padded time by share of padding, {args.cell} ({kind}), {args.threads} thr."
     print_table(title, ["H", "dir", "mode", *shares], table)
     name = f"padding_break_even_t{args.threads}"
-    if args.dtype != "float32" or args.proj_size:
-        name += f"_{args.dtype}" + (f"_proj{args.proj_size}" if args.proj_size else "")
-    payload = {"batch": BATCH, "steps": STEPS, "dtype": args.dtype, "proj_size": args.proj_size}
+    if args.cell != "lstm" or args.dtype != "float32" or args.proj_size:
+        name += f"_{args.cell}_{args.dtype}" + (f"_proj{args.proj_size}" if args.proj_size else "")
+    payload = {"cell": args.cell, "dtype": args.dtype, "proj_size": args.proj_size}
+    payload.update(batch=BATCH, steps=STEPS)
     print("wrote", write_json(name, {**payload, "results": results}, args.out))
 
 

@@ -194,9 +194,9 @@ def test_cuda_equals_torch_packed(kind, dtype, monkeypatch):
             compare_as_dispatched(config, lengths, dtype=dtype, device="cuda", tolerance=tolerance)
 
 
-def test_fused_kernels_take_the_padded_route():
-    """Padding where torch's kernel is fused (oneDNN's LSTM on a CPU), packing where torch
-    steps through time itself (GRU, projection, float16 / float64 on a CPU), never for Elman."""
+def test_fused_kernels_are_told_apart():
+    """oneDNN's LSTM on a CPU is fused; a GRU, a projection, float16 / float64 run torch's step
+    loop; Elman is never padded."""
     lstm, gru = NativeConfig("LSTM", True, 1, 0.0, False), NativeConfig("GRU", True, 1, 0.0, False)
     projected = NativeConfig("LSTM", True, 1, 0.0, False, proj_size=2)
     x = torch.zeros(3, 2, 4)
@@ -204,7 +204,7 @@ def test_fused_kernels_take_the_padded_route():
     assert fuses_sequence(lstm, x.bfloat16()) == torch.backends.mkldnn.is_available()
     assert not fuses_sequence(lstm, x.double()) and not fuses_sequence(lstm, x.half())
     assert not fuses_sequence(projected, x) and not fuses_sequence(gru, x)
-    assert not fuses_sequence(NativeConfig("RNN_TANH", True, 1, 0.0, False), x)
+    assert not runs_padded(NativeConfig("RNN_TANH", True, 1, 0.0, False), x, 0.1)
 
 
 @pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN")
@@ -217,6 +217,13 @@ def test_mostly_padded_batches_are_packed(grad):
         assert runs_padded(lstm, x, 0.3)
         assert runs_padded(lstm, x, 0.45) == (grad or torch.get_num_threads() > 1)
         assert not runs_padded(lstm, x, 0.87)
+
+
+def test_step_loop_kernels_pad_only_training_batches_of_little_padding():
+    gru, x = NativeConfig("GRU", True, 1, 0.0, False), torch.zeros(3, 2, 4)
+    assert runs_padded(gru, x, 0.1) and not runs_padded(gru, x, 0.45)
+    with torch.no_grad():
+        assert not runs_padded(gru, x, 0.05)
 
 
 @pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN")

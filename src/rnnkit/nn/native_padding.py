@@ -3,10 +3,11 @@
 torch runs a batch of different lengths through its kernel only as a `PackedSequence`, whose
 per-step batch sizes cost a fused kernel most of its speed: cuDNN's LSTM and GRU on a GPU,
 oneDNN's LSTM (float32 or bfloat16, without projection) on a CPU. Where the kernel is torch's
-own step loop instead (a GRU, a projected LSTM or float16/float64 on a CPU), packing costs
-nothing and saves the padded work, so the batch is packed there (`fuses_sequence`), as it is
-when most of the batch is padding (`runs_padded`). Otherwise the padded batch runs unpacked,
-with one more input column, the padding flag
+own step loop instead (a GRU, a projected LSTM or float16/float64 on a CPU; `fuses_sequence`),
+packing costs little and saves the padded work, so there only a training batch with little
+padding runs padded; and on any kernel a batch that is mostly padding is packed
+(`runs_padded`). Otherwise the padded batch runs unpacked, with one more input column, the
+padding flag
 
     m_t = 1 at a padded step, 0 at a real one,
 
@@ -49,14 +50,24 @@ from rnnkit.nn.padding import Padding, reverse_time
 FLAG_WEIGHT = 1e4
 GATES = {"LSTM": 4, "GRU": 3}  # the modes this route serves, and their gates per hidden unit
 ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
-# The largest share of padded positions at which the padded route still beats packing: beyond
-# it (say one long sequence among short ones) the padded steps cost more than packing's lost
-# fusion. "training" means grad mode is on (a backward pass is expected); a GPU takes the
-# "more threads" limit. Measured with LSTMs of H = 128 and 512, N = 32, T = 100 on a 2-core CPU
+# The largest share of padded positions at which the padded route still beats packing, by
+# kernel, mode and threads: beyond it (say one long sequence among short ones) the padded steps
+# cost more than packing saves. A fused kernel loses its fusion to packing; torch's own step
+# loop loses little, and gains from padding only while differentiating a batch of little
+# padding, never in inference. "training" means grad mode is on (a backward pass is expected);
+# a GPU takes the "more threads" limits. Measured on a 2-core CPU, N = 32, T = 100: LSTMs of
+# H = 128 and 512 (fused); a GRU, a projected LSTM and a float64 LSTM of H = 128 (step loop)
 # (benchmarks/padding_break_even.py, docs/variable-length.md).
+NEVER = 0.0  # a batch with any padding is packed
 PADDING_LIMITS = {
-    "training": {"one thread": 0.6, "more threads": 0.75},
-    "inference": {"one thread": 0.3, "more threads": 0.55},
+    "fused": {
+        "training": {"one thread": 0.6, "more threads": 0.75},
+        "inference": {"one thread": 0.3, "more threads": 0.55},
+    },
+    "step loop": {
+        "training": {"one thread": 0.3, "more threads": 0.3},
+        "inference": {"one thread": NEVER, "more threads": NEVER},
+    },
 }
 
 
@@ -78,13 +89,14 @@ def fuses_sequence(config: NativeConfig, x: Tensor) -> bool:
 
 def runs_padded(config: NativeConfig, x: Tensor, padded_share: float) -> bool:
     """Whether a batch of ``x``'s kind with this share of padded positions runs padded, with the
-    flag (`run_native_padded`), rather than packed: on a fused kernel, unless the padding is
-    beyond `PADDING_LIMITS`."""
-    if not fuses_sequence(config, x):
+    flag (`run_native_padded`), rather than packed: an LSTM or GRU whose padding is within
+    `PADDING_LIMITS` for its kernel."""
+    if config.mode not in GATES:
         return False
+    kernel = "fused" if fuses_sequence(config, x) else "step loop"
     mode = "training" if torch.is_grad_enabled() else "inference"
     threads = "more threads" if x.is_cuda or torch.get_num_threads() > 1 else "one thread"
-    return padded_share <= PADDING_LIMITS[mode][threads]
+    return padded_share <= PADDING_LIMITS[kernel][mode][threads]
 
 
 def flag_weights(mode: str, weight_ih: Tensor) -> Tensor:
