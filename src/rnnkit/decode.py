@@ -50,8 +50,9 @@ EarlyStop = Literal["heuristic", "exact", "off"]
 class StepModel(Protocol):
     """What a model provides to be decoded one token at a time (DESIGN: step-wise interface)."""
 
-    def init_state(self, batch_size: int) -> Any:
-        """The state before any token, for ``batch_size`` rows (opaque to the decoders)."""
+    def init_state(self, batch_size: int, *args: Any, **kwargs: Any) -> Any:
+        """The state before any token, for ``batch_size`` rows (opaque to the decoders); a
+        model may need more to start from (the seq2seq decoder: the source to encode)."""
         ...
 
     def step(self, tokens: Tensor, state: Any) -> tuple[Tensor, Any]:

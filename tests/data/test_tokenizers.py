@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from rnnkit.data.tokenizers import (
     MIN_BPE_VOCAB_SIZE,
+    TOKENIZER_KINDS,
     BPETokenizer,
     CharTokenizer,
     Tokenizer,
+    WhitespaceTokenizer,
     WordTokenizer,
     build_tokenizer,
     load_tokenizer,
@@ -28,6 +30,7 @@ CORPUS = (
     "東京は日本の首都です。 42 + 17 = 59\ttab\n"
 ) * 8
 PROBE = "The lazy fox, 42 times!\nÜber den Wolken.\n"  # only characters and words of CORPUS
+KINDS = ["char", "word", "whitespace", "bpe"]
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +40,22 @@ def bpe() -> BPETokenizer:
 
 @pytest.fixture(scope="module")
 def tokenizers(bpe: BPETokenizer) -> dict[str, Tokenizer]:
-    return {"char": CharTokenizer.train(CORPUS), "word": WordTokenizer.train(CORPUS), "bpe": bpe}
+    return {
+        "char": CharTokenizer.train(CORPUS),
+        "word": WordTokenizer.train(CORPUS),
+        "whitespace": WhitespaceTokenizer.train(CORPUS),
+        "bpe": bpe,
+    }
 
 
 # --- shared behaviour -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["char", "word", "bpe"])
+def test_every_registered_kind_is_tested() -> None:
+    assert sorted(KINDS) == sorted(TOKENIZER_KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_special_token_ids(tokenizers: dict[str, Tokenizer], kind: str) -> None:
     tokenizer = tokenizers[kind]
     ids = (tokenizer.pad_id, tokenizer.unk_id, tokenizer.bos_id, tokenizer.eos_id)
@@ -53,7 +65,7 @@ def test_special_token_ids(tokenizers: dict[str, Tokenizer], kind: str) -> None:
         assert tokenizer.id_to_token(token_id) == token
 
 
-@pytest.mark.parametrize("kind", ["char", "word", "bpe"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_ids_are_in_range_and_ids_outside_fail(tokenizers: dict[str, Tokenizer], kind: str) -> None:
     tokenizer = tokenizers[kind]
     ids = tokenizer.encode(PROBE)
@@ -65,7 +77,7 @@ def test_ids_are_in_range_and_ids_outside_fail(tokenizers: dict[str, Tokenizer],
             tokenizer.id_to_token(bad)
 
 
-@pytest.mark.parametrize("kind", ["char", "word", "bpe"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_save_load_round_trip(tokenizers: dict[str, Tokenizer], kind: str, tmp_path: Path) -> None:
     tokenizer = tokenizers[kind]
     path = tmp_path / "tokenizer.json"
@@ -195,6 +207,80 @@ def test_word_lowercase_and_custom_pattern() -> None:
         WordTokenizer(pattern="(")
 
 
+# --- whitespace-separated tokens -------------------------------------------------------------
+
+
+def test_whitespace_vocab_and_ids_counted_by_hand() -> None:
+    tokenizer = WhitespaceTokenizer.train("a b <unk>\nc a\n")  # a 2, b 1, c 1; <unk> is not a type
+    assert tokenizer.vocab.tokens[len(SPECIAL_TOKENS) :] == ["a", "b", "c"]
+    a, b, c = (tokenizer.token_to_id(token) for token in "abc")
+    unk, eos = tokenizer.unk_id, tokenizer.eos_id
+    assert tokenizer.encode("a b <unk>\nc a\n") == [a, b, unk, eos, c, a, eos]
+
+
+def test_whitespace_split_on_spaces_tabs_and_carriage_returns() -> None:
+    tokenizer = WhitespaceTokenizer()
+    text = " it 's\ta well-known ,  N.\r\n\nnext"
+    assert tokenizer.split(text) == [
+        "it",
+        "'s",
+        "a",
+        "well-known",
+        ",",
+        "N.",
+        "<eos>",
+        "<eos>",
+        "next",
+    ]
+
+
+def test_whitespace_special_token_text() -> None:
+    tokenizer = WhitespaceTokenizer.train("x <unk> <eos> <pad> <bos> y\n<UNK>", lowercase=True)
+    assert tokenizer.vocab.tokens[len(SPECIAL_TOKENS) :] == ["x", "y"]
+    unk, eos = tokenizer.unk_id, tokenizer.eos_id
+    assert tokenizer.encode("<unk> <eos> <pad> <bos>\n<UNK> z") == [
+        unk,
+        eos,
+        unk,
+        unk,
+        eos,
+        unk,
+        unk,
+    ]
+
+
+def test_whitespace_decode_renders_eos_as_a_line_break() -> None:
+    text = "the cat sat\n\non the mat\n"
+    tokenizer = WhitespaceTokenizer.train(text)
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+    assert (
+        tokenizer.decode([tokenizer.eos_id, tokenizer.bos_id, tokenizer.pad_id]) == "\n<bos> <pad>"
+    )
+
+
+_PRETOKENISED_TEXT = st.lists(
+    st.sampled_from(["a", "B", "1", *SPECIAL_TOKENS, " ", "\t", "\n", "\r\n"]), max_size=30
+).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_PRETOKENISED_TEXT, st.booleans())
+def test_whitespace_round_trip_gives_the_same_ids(text: str, lowercase: bool) -> None:
+    tokenizer = WhitespaceTokenizer.train(text, lowercase=lowercase, max_size=1)  # others unknown
+    ids = tokenizer.encode(text)
+    assert tokenizer.encode(tokenizer.decode(ids)) == ids
+    assert ids.count(tokenizer.eos_id) == text.count("\n") + text.split().count("<eos>")
+    assert not {tokenizer.pad_id, tokenizer.bos_id} & set(ids)
+
+
+def test_whitespace_lowercase_digits_and_limits() -> None:
+    text = "The the THE cat 1999 2024\n"
+    tokenizer = WhitespaceTokenizer.train(text, lowercase=True, normalize_digits=True)
+    assert tokenizer.vocab.tokens[len(SPECIAL_TOKENS) :] == ["the", "0000", "cat"]
+    assert WhitespaceTokenizer.train(text, min_freq=2).vocab.tokens[len(SPECIAL_TOKENS) :] == []
+    assert WhitespaceTokenizer.train(text, max_size=1).vocab_size == len(SPECIAL_TOKENS) + 1
+
+
 # --- byte-level BPE ---------------------------------------------------------------------------
 
 
@@ -239,7 +325,13 @@ def test_bpe_vocab_size_too_small() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "cls"), [("char", CharTokenizer), ("word", WordTokenizer), ("bpe", BPETokenizer)]
+    ("kind", "cls"),
+    [
+        ("char", CharTokenizer),
+        ("word", WordTokenizer),
+        ("whitespace", WhitespaceTokenizer),
+        ("bpe", BPETokenizer),
+    ],
 )
 def test_build_tokenizer_kinds(kind: str, cls: type[Tokenizer]) -> None:
     tokenizer = build_tokenizer(kind, CORPUS, vocab_size=300)
@@ -253,8 +345,16 @@ def test_build_tokenizer_vocab_size_counts_specials() -> None:
     assert [tokenizer.id_to_token(i) for i in range(tokenizer.vocab_size)][4:] == ["the", "cat"]
 
 
+def test_build_tokenizer_whitespace() -> None:
+    text = "The cat , the dog .\nThe end .\n"  # the 3 (lowercased), . 2, then by first appearance
+    tokenizer = build_tokenizer("whitespace", text, lowercase=True, vocab_size=7)
+    assert isinstance(tokenizer, WhitespaceTokenizer)
+    assert tokenizer.vocab.tokens[len(SPECIAL_TOKENS) :] == ["the", ".", "cat"]
+    assert tokenizer.encode("the end\n") == [4, tokenizer.unk_id, tokenizer.eos_id]
+
+
 def test_build_tokenizer_errors() -> None:
-    with pytest.raises(UserError, match="'morse'; choose one of: bpe, char, word"):
+    with pytest.raises(UserError, match="'morse'; choose one of: bpe, char, whitespace, word"):
         build_tokenizer("morse", CORPUS)
     with pytest.raises(UserError, match="max_size"):
         build_tokenizer("bpe", CORPUS, max_size=10)

@@ -57,7 +57,7 @@ def _root(
 
 @app.command()
 def train(
-    task: Annotated[str, typer.Argument(help="The task: lm, classify or tag.")],
+    task: Annotated[str, typer.Argument(help="The task: lm, classify, tag or translate.")],
     data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="The run directory to write.")],
     valid: Annotated[
@@ -67,9 +67,17 @@ def train(
     config: Annotated[Path | None, typer.Option("--config", help="A YAML config file.")] = None,
     set_: SetOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+    src: Annotated[
+        str | None, typer.Option("--src", help="translate: source suffix (data.src).")
+    ] = None,
+    tgt: Annotated[
+        str | None, typer.Option("--tgt", help="translate: target suffix (data.tgt).")
+    ] = None,
 ) -> None:
     """Train a model; the best one is saved in --out, the latest in --out/last."""
     from rnnkit.tasks import train_run
+
+    languages = [f"data.{key}={value}" for key, value in (("src", src), ("tgt", tgt)) if value]
 
     metrics = train_run(
         task,
@@ -78,7 +86,7 @@ def train(
         valid=valid or [],
         test=test or [],
         config=config,
-        overrides=set_ or [],
+        overrides=[*languages, *(set_ or [])],
         resume=resume,
     )
     if metrics:  # only the main process of a distributed run has them
@@ -193,8 +201,10 @@ def _register_commands() -> None:
     from rnnkit.cli.diagnose import diagnose_app
     from rnnkit.cli.embed import embed
     from rnnkit.cli.predict import predict
+    from rnnkit.cli.translate import translate
 
     app.command()(predict)
+    app.command()(translate)
     app.command()(embed)
     app.add_typer(diagnose_app, name="diagnose")
 

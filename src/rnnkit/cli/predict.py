@@ -5,15 +5,13 @@ lines)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from rnnkit.cli.inputs import STDIN, read_input
 from rnnkit.errors import UserError
-
-STDIN = "-"
 
 
 def predict(
@@ -39,16 +37,12 @@ def predict(
     ] = False,
 ) -> None:
     """Label new inputs with a trained classifier or tagger."""
-    from rnnkit.data.readers import decode_text, read_text
     from rnnkit.tasks import Predicts, load_run
 
     loaded = load_run(run)
     if not isinstance(loaded.task, Predicts):
         raise UserError(f"a {loaded.task.name} model does not predict labels", path=run)
-    if source == STDIN:
-        text, name = decode_text(sys.stdin.buffer.read(), "stdin"), "stdin"
-    else:
-        text, name = read_text(source), source
+    text, name = read_input(source)
     for record in loaded.task.predict(loaded.model, text, name, input_format):
         if as_json:
             typer.echo(json.dumps(record, ensure_ascii=False))

@@ -1,13 +1,17 @@
 """Tokenizers: text <-> token ids, one interface for characters, words and byte-level BPE.
 
+Words are found by a regular expression ("word") or, in text already split into tokens, by
+whitespace ("whitespace").
+
 Every tokenizer has the special tokens ``<pad>`` = 0, ``<unk>`` = 1, ``<bos>`` = 2 and
 ``<eos>`` = 3 (the same ids in all kinds), and is saved as one JSON file::
 
-    {"type": "char" | "word" | "bpe", "format": 1, ...kind-specific fields...}
+    {"type": "char" | "word" | "whitespace" | "bpe", "format": 1, ...kind-specific fields...}
 
 - char: ``{"lowercase": bool, "normalize_digits": bool, "vocab": {"specials": [...],
   "tokens": [...]}}`` (files without ``normalize_digits`` read as false)
 - word: the same plus ``"pattern"`` (a regular expression) and ``"keep_newlines"`` (bool)
+- whitespace: the same fields as char
 - bpe:  ``{"tokenizer": {...}}``, the HuggingFace ``tokenizers`` JSON, embedded as an object
 
 `load_tokenizer` (a file) and `tokenizer_from_json` (its text) read any of them back;
@@ -21,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers, trainers
@@ -29,7 +33,7 @@ from tokenizers import Tokenizer as HFTokenizer
 
 from rnnkit.checkpoint.atomic import write_text_atomic
 from rnnkit.data.readers import PathArg, read_text
-from rnnkit.data.vocab import SPECIAL_TOKENS, Vocab
+from rnnkit.data.vocab import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, Vocab
 from rnnkit.errors import UserError
 
 FORMAT_VERSION = 1
@@ -37,11 +41,22 @@ DEFAULT_BPE_VOCAB_SIZE = 4096
 MIN_BPE_VOCAB_SIZE = len(SPECIAL_TOKENS) + 256  # the specials and one token per byte
 WORD_PATTERN = r"\w+|[^\w\s]"  # runs of letters/digits, and each punctuation mark on its own
 DIGIT = re.compile(r"\d")
+WHITESPACE_TOKEN = re.compile(r"\n|\S+")  # a line break, or a run of non-space characters
 
 
 def normalize_digits(text: str) -> str:
     """Every decimal digit (any script) replaced by ``0``, so numbers share their tokens."""
     return DIGIT.sub("0", text)
+
+
+def _join_tokens(tokens: Sequence[str]) -> str:
+    """`tokens` joined by one space, except next to a ``"\\n"`` token (no space there)."""
+    parts: list[str] = []
+    for i, token in enumerate(tokens):
+        if i > 0 and "\n" not in (token, tokens[i - 1]):
+            parts.append(" ")
+        parts.append(token)
+    return "".join(parts)
 
 
 class Tokenizer(ABC):
@@ -112,11 +127,27 @@ class Tokenizer(ABC):
 class _VocabTokenizer(Tokenizer):
     """A tokenizer that splits text into string tokens and looks them up in a `Vocab`."""
 
-    def __init__(self, vocab: Vocab | None, *, lowercase: bool, normalize_digits: bool) -> None:
+    def __init__(
+        self, vocab: Vocab | None = None, *, lowercase: bool = False, normalize_digits: bool = False
+    ) -> None:
         self.vocab = Vocab() if vocab is None else vocab
         self.lowercase = lowercase
         self.normalize_digits = normalize_digits
         self._check_special_ids()
+
+    @classmethod
+    def train(
+        cls,
+        text: str,
+        *,
+        lowercase: bool = False,
+        normalize_digits: bool = False,
+        min_freq: int = 1,
+        max_size: int | None = None,
+    ) -> Self:
+        """Build the vocabulary from the tokens `split` finds in `text` (order: `Vocab.build`)."""
+        untrained = cls(lowercase=lowercase, normalize_digits=normalize_digits)
+        return untrained._learn_vocab(text, min_freq, max_size)
 
     @abstractmethod
     def split(self, text: str) -> list[str]:
@@ -151,6 +182,14 @@ class _VocabTokenizer(Tokenizer):
             "vocab": self.vocab.to_dict(),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            Vocab.from_dict(data["vocab"]),
+            lowercase=data["lowercase"],
+            normalize_digits=data.get("normalize_digits", False),
+        )
+
 
 class CharTokenizer(_VocabTokenizer):
     """One token per Unicode character (newlines included); unseen characters become ``<unk>``.
@@ -161,38 +200,11 @@ class CharTokenizer(_VocabTokenizer):
 
     kind = "char"
 
-    def __init__(
-        self, vocab: Vocab | None = None, *, lowercase: bool = False, normalize_digits: bool = False
-    ) -> None:
-        super().__init__(vocab, lowercase=lowercase, normalize_digits=normalize_digits)
-
-    @classmethod
-    def train(
-        cls,
-        text: str,
-        *,
-        lowercase: bool = False,
-        normalize_digits: bool = False,
-        min_freq: int = 1,
-        max_size: int | None = None,
-    ) -> CharTokenizer:
-        """Build the vocabulary from the characters of `text` (see `Vocab.build` for the order)."""
-        untrained = cls(lowercase=lowercase, normalize_digits=normalize_digits)
-        return untrained._learn_vocab(text, min_freq, max_size)
-
     def split(self, text: str) -> list[str]:
         return list(self._normalise(text))
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.vocab.decode(ids))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        return cls(
-            Vocab.from_dict(data["vocab"]),
-            lowercase=data["lowercase"],
-            normalize_digits=data.get("normalize_digits", False),
-        )
 
 
 class WordTokenizer(_VocabTokenizer):
@@ -251,13 +263,7 @@ class WordTokenizer(_VocabTokenizer):
         return [token for match in matches if (token := match.group(0))]
 
     def decode(self, ids: Iterable[int]) -> str:
-        tokens = self.vocab.decode(ids)
-        parts: list[str] = []
-        for i, token in enumerate(tokens):
-            if i > 0 and "\n" not in (token, tokens[i - 1]):
-                parts.append(" ")
-            parts.append(token)
-        return "".join(parts)
+        return _join_tokens(self.vocab.decode(ids))
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "pattern": self.pattern, "keep_newlines": self.keep_newlines}
@@ -271,6 +277,34 @@ class WordTokenizer(_VocabTokenizer):
             pattern=data["pattern"],
             keep_newlines=data["keep_newlines"],
         )
+
+
+class WhitespaceTokenizer(_VocabTokenizer):
+    """Tokens of pre-tokenised text: whitespace separates them, each line ends in ``<eos>``.
+
+    For corpora that come split into tokens: Penn Treebank and WikiText language-model text,
+    the tokenised files of a translation corpus. The tokens of a line are what `str.split`
+    finds in it; every ``"\\n"`` encodes as `eos_id`, so a text of N lines (each ending in one)
+    holds N ``<eos>``. Other whitespace, ``"\\r"`` and tabs included, only separates tokens.
+
+    A token spelled like a special token (compared after `lowercase`) is never an ordinary
+    vocabulary entry: ``<unk>`` encodes as `unk_id` and ``<eos>`` as `eos_id`, like a line
+    break; ``<pad>`` and ``<bos>`` encode as `unk_id`, since padding and sentence starts are
+    added by the pipeline, never read from the text.
+
+    `decode` joins tokens with one space and renders `eos_id` as ``"\\n"``, with no space around
+    it, so ``encode(decode(encode(s))) == encode(s)`` for every `s` (vocabulary from `train`).
+    """
+
+    kind = "whitespace"
+    _SPECIAL_TEXT: ClassVar[dict[str, str]] = {"\n": EOS, PAD: UNK, BOS: UNK}
+
+    def split(self, text: str) -> list[str]:
+        tokens = WHITESPACE_TOKEN.findall(self._normalise(text))
+        return [self._SPECIAL_TEXT.get(token, token) for token in tokens]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return _join_tokens(["\n" if token == EOS else token for token in self.vocab.decode(ids)])
 
 
 class BPETokenizer(Tokenizer):
@@ -367,6 +401,7 @@ class BPETokenizer(Tokenizer):
 TOKENIZER_KINDS: dict[str, type[Tokenizer]] = {
     "char": CharTokenizer,
     "word": WordTokenizer,
+    "whitespace": WhitespaceTokenizer,
     "bpe": BPETokenizer,
 }
 
@@ -381,15 +416,15 @@ def build_tokenizer(
     min_freq: int = 1,
     max_size: int | None = None,
 ) -> Tokenizer:
-    """Train a tokenizer of `kind` ("char", "word" or "bpe") on `text`.
+    """Train a tokenizer of `kind` ("char", "word", "whitespace" or "bpe") on `text`.
 
     `vocab_size` is the total number of ids, special tokens included: for bpe the target size
-    (default `DEFAULT_BPE_VOCAB_SIZE`), for char and word a cap (default none). `max_size` caps
-    the ordinary tokens of char and word vocabularies instead; give one or the other.
+    (default `DEFAULT_BPE_VOCAB_SIZE`), for the other kinds a cap (default none). `max_size`
+    caps the ordinary tokens of the other kinds' vocabularies instead; give one or the other.
     `lowercase` and `normalize_digits` (every digit becomes ``0``) apply before splitting.
     """
-    _tokenizer_class(kind)
-    if kind == "bpe":
+    cls = _tokenizer_class(kind)
+    if not issubclass(cls, _VocabTokenizer):  # bpe, the one kind without a `Vocab`
         if max_size is not None:
             raise UserError("max_size does not apply to the bpe tokenizer; set vocab_size")
         size = DEFAULT_BPE_VOCAB_SIZE if vocab_size is None else vocab_size
@@ -406,8 +441,7 @@ def build_tokenizer(
         if vocab_size <= len(SPECIAL_TOKENS):
             raise UserError(f"vocab_size must exceed {len(SPECIAL_TOKENS)}, got {vocab_size}")
         max_size = vocab_size - len(SPECIAL_TOKENS)
-    train = CharTokenizer.train if kind == "char" else WordTokenizer.train
-    return train(
+    return cls.train(
         text,
         lowercase=lowercase,
         normalize_digits=normalize_digits,

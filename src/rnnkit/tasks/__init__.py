@@ -1,9 +1,19 @@
 """The jobs rnnkit trains, each a `rnnkit.train.Task`: the registry (`TASKS`, `task_class`),
 the run lifecycle (`train_run`, `load_run`), the capabilities a task may have beyond training
-(`Generates`, `Predicts`), and one module per task (`lm`, `classify`, `tag`)."""
+(`Generates`, `Predicts`, `Translates`), and one module per task (`lm`, `classify`, `tag`,
+`translate`)."""
 
-from rnnkit.tasks.capabilities import Generates, Predicts
+from rnnkit.tasks.capabilities import Generates, Predicts, Translates
 from rnnkit.tasks.registry import TASKS, task_class
 from rnnkit.tasks.runs import LoadedRun, load_run, train_run
 
-__all__ = ["TASKS", "Generates", "LoadedRun", "Predicts", "load_run", "task_class", "train_run"]
+__all__ = [
+    "TASKS",
+    "Generates",
+    "LoadedRun",
+    "Predicts",
+    "Translates",
+    "load_run",
+    "task_class",
+    "train_run",
+]

@@ -1,8 +1,8 @@
 """What a task can do beyond training, as small protocols the CLI checks before it calls.
 
 ``rnnkit generate RUN`` needs a task that `Generates`, ``rnnkit predict RUN`` one that
-`Predicts`; a task declares a capability simply by having the methods (structural typing), and
-``isinstance(task, Generates)`` tells.
+`Predicts`, ``rnnkit translate RUN`` one that `Translates`; a task declares a capability
+simply by having the methods (structural typing), and ``isinstance(task, Generates)`` tells.
 """
 
 from __future__ import annotations
@@ -40,4 +40,21 @@ class Predicts(Protocol):
 
     def format_prediction(self, record: dict[str, Any]) -> str:
         """A record as the text ``rnnkit predict`` prints (one or more lines)."""
+        ...
+
+
+@runtime_checkable
+class Translates(Protocol):
+    """A task whose model rewrites each input sentence as another (``rnnkit translate``).
+
+    ``settings`` are the search settings: ``beam_size``, ``n_best``, ``length_penalty``,
+    ``replace_unk`` and ``attention``, as `rnnkit.tasks.translate.Translation.translate`
+    takes them.
+    """
+
+    def translate(
+        self, model: nn.Module, text: str, name: str, **settings: Any
+    ) -> list[list[dict[str, Any]]]:
+        """The ``n_best`` translations (JSON-ready records, best first) of each line of
+        ``text``, read from ``name``."""
         ...

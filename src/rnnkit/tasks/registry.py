@@ -16,6 +16,7 @@ TASKS: dict[str, str] = {
     "lm": "rnnkit.tasks.lm:LanguageModelling",
     "classify": "rnnkit.tasks.classify:Classification",
     "tag": "rnnkit.tasks.tag:Tagging",
+    "translate": "rnnkit.tasks.translate:Translation",
 }
 
 
