@@ -72,7 +72,7 @@ def read_parallel(
 def read_tsv_pairs(path: PathArg) -> list[SentencePair]:
     """The ``source<TAB>target`` pairs of a TSV file, one per line."""
     pairs = []
-    for number, line in enumerate(_lines(path), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         fields = line.split("\t")
         if len(fields) != 2:
             raise UserError(

@@ -186,19 +186,20 @@ class Translation(LabelledTask[SentencePair, Example]):
         ]
 
     def prepare(self, sources: DataSources, saved: LoadedCheckpoint | None = None) -> None:
+        """Read and encode the data (`LabelledTask.prepare`), then drop the training pairs with
+        an empty side or a side longer than ``data.max_length`` tokens."""
         super().prepare(sources, saved)
-        limit, train = self.config.data.max_length, self.examples["train"]
-        empty = sum(1 for e in train if len(e.source) == 1 or not e.target)
+        train, limit = self.examples["train"], self.config.data.max_length or math.inf
+        sides = [(len(e.source) - 1, len(e.target)) for e in train]  # tokens, eos not counted
         kept = [
             e
-            for e in train
-            if len(e.source) > 1
-            and e.target
-            and max(len(e.source) - 1, len(e.target)) <= (limit or math.inf)
+            for e, lengths in zip(train, sides, strict=True)
+            if min(lengths) > 0 and max(lengths) <= limit
         ]
         if not kept:
             raise UserError("every training pair is empty or longer than data.max_length")
         if len(kept) < len(train):
+            empty = sum(1 for lengths in sides if min(lengths) == 0)
             too_long = len(train) - len(kept) - empty
             self.dropped = f"dropped {empty:,} empty and {too_long:,} over-long training pairs"
         self.examples["train"] = kept

@@ -19,13 +19,13 @@ import torch
 from rnnkit.data.tokenizers import Tokenizer
 from rnnkit.decode import Hypothesis, beam_search_nbest
 from rnnkit.models.seq2seq import Seq2Seq
-from rnnkit.tasks.supervised import in_input_order, pad
+from rnnkit.tasks.supervised import EVAL_BATCH_SIZE, in_input_order, pad
 from rnnkit.tasks.translation_output import content_ids, render, source_token_texts, token_texts
 
 
 class TranslationSettings(NamedTuple):
     """How to search: beam width, hypotheses returned, length normalisation and limit, unknown
-    word replacement, and whether to return the attention weights."""
+    word replacement, whether to return the attention weights, and sentences per batch."""
 
     beam_size: int = 5
     n_best: int = 1
@@ -34,6 +34,7 @@ class TranslationSettings(NamedTuple):
     max_extra: int = 10
     replace_unk: bool = False
     attention: bool = False
+    batch_size: int = EVAL_BATCH_SIZE
 
 
 class Encoded(Protocol):
@@ -89,7 +90,7 @@ def translate_examples(
         chosen = [examples[i] for i in indices]
         return _translate_batch(model, chosen, source_tokenizer, target_tokenizer, settings)
 
-    return in_input_order([len(e.source) for e in examples], batch)
+    return in_input_order([len(e.source) for e in examples], batch, settings.batch_size)
 
 
 @torch.no_grad()
