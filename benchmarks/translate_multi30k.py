@@ -3,6 +3,10 @@
 
 Training reads the raw, cased files (``raw/train.de`` / ``raw/train.en``; ``raw/val`` picks the
 best model by greedy BLEU at every epoch), with byte-level BPE vocabularies of 6,000 per side.
+The model is a one-layer LSTM encoder-decoder (embedding 256, hidden 512) with Luong's general
+attention, without input feeding and in bf16 autocast: on 2 cores that trains about 2.2x faster
+than with input feeding in fp32 (4,200 against 1,900 target tokens/s), so the budget holds more
+epochs (``results/translate_multi30k_input_feed.json`` holds a run with input feeding).
 The test set ``test_2016_flickr`` is translated once at the end, greedily and with a beam of 5,
 and scored three ways:
 
@@ -47,7 +51,7 @@ SETTINGS = [
     "model.hidden_size=512",
     "model.num_layers=1",
     "model.attention=general",
-    "model.input_feed=true",
+    "model.input_feed=false",
     "model.dropout=0.3",
     "model.label_smoothing=0.1",
     "train.batch_size=64",
@@ -58,6 +62,7 @@ SETTINGS = [
     "train.clip_norm=5.0",
     "train.epochs=1000",
     "train.threads=2",
+    "train.precision=bf16",
 ]
 SPEED_SENTENCES = 256
 

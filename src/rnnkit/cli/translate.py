@@ -59,8 +59,11 @@ def translate(
     loaded = load_run(run)
     if not isinstance(loaded.task, Translates):
         raise UserError(f"a {loaded.task.name} model does not translate", path=run)
-    settings: dict[str, Any] = {"n_best": n_best, "attention": attention_plot is not None}
-    settings["beam_size"] = max(beam or 0, n_best) or None
+    settings: dict[str, Any] = {
+        "beam_size": beam,
+        "n_best": n_best,
+        "attention": attention_plot is not None,
+    }
     if length_penalty is not None:
         settings["length_penalty"] = length_penalty
     if replace_unk is not None:

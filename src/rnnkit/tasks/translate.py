@@ -226,12 +226,13 @@ class Translation(LabelledTask[SentencePair, Example]):
         }
 
     def build_model(self) -> Seq2Seq:
-        m, tokenizer = self.config.model, self.target_tokenizer
+        m = self.config.model
         if m.hidden_size % 2:
             raise UserError(
                 f"model.hidden_size must be even (half for each encoder direction), got "
                 f"{m.hidden_size}"
             )
+        tokenizer = self.target_tokenizer
         return Seq2Seq(
             self.source_tokenizer.vocab_size,
             tokenizer.vocab_size,
@@ -308,10 +309,11 @@ class Translation(LabelledTask[SentencePair, Example]):
         return total / max(count, 1)
 
     def settings(self, beam_size: int | None = None, **changes: Any) -> TranslationSettings:
-        """The decoding settings of the config's ``decode`` section, with ``changes``."""
+        """The decoding settings of the config's ``decode`` section, with ``changes``; the
+        beam is ``beam_size`` (None: ``decode.beam_size``), widened to ``n_best`` if narrower."""
         d = self.config.decode
         return TranslationSettings(
-            beam_size=beam_size or d.beam_size,
+            beam_size=max(beam_size or d.beam_size, changes.get("n_best", 1)),
             length_penalty=d.length_penalty,
             max_ratio=d.max_ratio,
             max_extra=d.max_extra,
