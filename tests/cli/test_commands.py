@@ -33,7 +33,10 @@ def test_train_evaluate_generate_through_the_console_script(corpus, tmp_path):
     evaluated = rnnkit("evaluate", str(out), "--data", str(corpus), "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads(evaluated.stdout)
-    assert set(metrics) == {"loss", "ppl", "bpc"} and metrics["loss"] > 0
+    assert (
+        set(metrics) == {"loss", "ppl", "bpc", "word_perplexity", "bits_per_char"}
+        and metrics["loss"] > 0
+    )
     args = ("generate", str(out), "--prompt", "the cell", "--length", "40", "--seed", "3")
     first, second = rnnkit(*args), rnnkit(*args)
     assert first.returncode == 0, first.stderr

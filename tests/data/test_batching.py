@@ -122,14 +122,18 @@ def test_bad_arguments() -> None:
         StreamBatches(torch.zeros(2, 5, dtype=torch.long), batch_size=1, bptt=2)
 
 
-def test_split_train_valid() -> None:
-    ids = list(range(100))
-    train, valid = split_train_valid(ids, 0.1)
-    assert train == list(range(90)) and valid == list(range(90, 100))
-    train, valid = split_train_valid(ids[:7], 0.25)  # 7 * 0.25 = 1.75, rounds to 2
-    assert (train, valid) == ([0, 1, 2, 3, 4], [5, 6])
+def test_split_train_valid_cuts_after_a_line_break_or_else_a_space() -> None:
+    lines = "".join(f"line {i}\n" for i in range(10))  # 7 characters a line
+    train, valid = split_train_valid(lines, 0.1)  # the cut at character 63 ends line 9
+    assert train == lines[:63] and valid == lines[63:] == "line 9\n"
+    train, valid = split_train_valid(lines, 0.15)  # character 59.5 -> 60, inside line 8
+    assert train + valid == lines and valid == "line 9\n"
+    train, valid = split_train_valid("one two three four five\n", 0.25)  # in the last line
+    assert (train, valid) == ("one two three four ", "five\n")
+    train, valid = split_train_valid("abcdefghij", 0.3)  # no boundary: the exact character
+    assert (train, valid) == ("abcdefg", "hij")
     for fraction in (0.0, 1.0, -0.5):
         with pytest.raises(UserError, match="valid_fraction"):
-            split_train_valid(ids, fraction)
-    with pytest.raises(UserError, match="too few"):
-        split_train_valid([1, 2], 0.1)
+            split_train_valid(lines, fraction)
+    with pytest.raises(UserError, match="too short"):
+        split_train_valid("a", 0.1)

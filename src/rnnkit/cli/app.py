@@ -125,6 +125,9 @@ def generate(
     greedy: Annotated[bool, typer.Option(help="Take the likeliest token every time.")] = False,
     seed: Annotated[int | None, typer.Option(help="Seed, for reproducible samples.")] = None,
     num: Annotated[int, typer.Option(help="Number of samples.")] = 1,
+    stop_at_eos: Annotated[
+        bool, typer.Option(help="End a sample at its first end of sentence (<eos>).")
+    ] = False,
 ) -> None:
     """Generate text from a trained language model."""
     from rnnkit.tasks import Generates, load_run
@@ -143,6 +146,7 @@ def generate(
         top_p=top_p,
         greedy=greedy,
         seed=seed,
+        stop_at_eos=stop_at_eos,
     )
     for i, text in enumerate(samples):
         if num > 1:

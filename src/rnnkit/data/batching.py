@@ -93,21 +93,27 @@ class StreamBatches:
             yield self._inputs[:, window].contiguous(), self._targets[:, window].contiguous()
 
 
-def split_train_valid(
-    ids: Sequence[int], valid_fraction: float = 0.1
-) -> tuple[list[int], list[int]]:
-    """Split a token sequence into its first ``1 - valid_fraction`` and its last part.
+def split_train_valid(text: str, valid_fraction: float = 0.1) -> tuple[str, str]:
+    """Split a text into its first ``1 - valid_fraction`` and its last part, by characters.
 
-    The split is contiguous (no shuffling), as language-model validation text should be.
+    The split is contiguous (no shuffling), as language-model validation text should be, and
+    falls after the first line break at or past the cut (or, in a text without one there, the
+    first space), so no line or word is cut in two and each part can be counted in words.
 
     Raises:
         UserError: `valid_fraction` is not strictly between 0 and 1, or either part is empty.
     """
     if not 0 < valid_fraction < 1:
         raise UserError(f"valid_fraction must be between 0 and 1, got {valid_fraction}")
-    cut = len(ids) - round(len(ids) * valid_fraction)
-    if not 0 < cut < len(ids):
+    cut = len(text) - round(len(text) * valid_fraction)
+    for boundary in ("\n", " "):
+        found = text.find(boundary, max(cut - 1, 0))
+        if -1 < found < len(text) - 1:
+            cut = found + 1
+            break
+    if not 0 < cut < len(text):
         raise UserError(
-            f"{len(ids)} tokens are too few to split off {valid_fraction:.0%} for validation"
+            f"a text of {len(text)} characters is too short to split off {valid_fraction:.0%} "
+            "for validation"
         )
-    return list(ids[:cut]), list(ids[cut:])
+    return text[:cut], text[cut:]

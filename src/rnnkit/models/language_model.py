@@ -9,6 +9,8 @@ step per new token, whatever the length of the prefix.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -29,6 +31,8 @@ class LanguageModel(nn.Module):
             ``H -> E`` is inserted when ``H != E``).
         layer_norm: layer-normalised cells. forget_bias: initial forget-gate bias (1.0 by
             default; cells without a forget gate ignore it).
+        never_emit: token ids `step` gives probability 0 (the padding, ...), so decoding never
+            writes them.
 
     Shapes: ``forward(tokens (N, L), state) -> (logits (N, L, V), state)``; the state is the
     recurrent layer's (``(h, c)`` of ``(num_layers, N, H)`` for an LSTM).
@@ -46,8 +50,10 @@ class LanguageModel(nn.Module):
         tie_weights: bool = False,
         layer_norm: bool = False,
         forget_bias: float | None = 1.0,
+        never_emit: Sequence[int] = (),
     ) -> None:
         super().__init__()
+        self.never_emit = list(never_emit)
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.rnn = build_recurrent(
             cell,
@@ -86,7 +92,10 @@ class LanguageModel(nn.Module):
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """Log-probabilities ``(N, V)`` of the token after ``tokens`` ``(N,)``, and the state."""
         logits, state = self(tokens.unsqueeze(1), state)
-        return F.log_softmax(logits.squeeze(1).float(), dim=-1), state
+        log_probs = F.log_softmax(logits.squeeze(1).float(), dim=-1)  # (N, V)
+        if self.never_emit:
+            log_probs[:, self.never_emit] = float("-inf")
+        return log_probs, state
 
     @staticmethod
     def map_state(state: State, index: Tensor) -> State:

@@ -17,8 +17,8 @@ class Generates(Protocol):
     """A task whose model writes text (``rnnkit generate``).
 
     ``options`` are the sampling settings: ``num`` samples, ``temperature``, ``top_k``,
-    ``top_p``, ``greedy`` and ``seed``, as `rnnkit.tasks.lm.LanguageModelling.generate` takes
-    them.
+    ``top_p``, ``greedy``, ``seed`` and ``stop_at_eos``, as
+    `rnnkit.tasks.lm.LanguageModelling.generate` takes them.
     """
 
     def generate(self, model: nn.Module, prompt: str, length: int, **options: Any) -> list[str]:

@@ -5,14 +5,20 @@ parallel streams and read ``train.bptt`` tokens at a time with the hidden state 
 one batch to the next (truncated backpropagation through time, Zaremba et al. 2014). Without
 ``--valid`` the last ``data.valid_fraction`` of the training text is held out for validation.
 
-Metrics: ``loss`` (cross-entropy in nats per token), ``ppl`` (perplexity, ``exp(loss)``) and,
-for character models, ``bpc`` (bits per character, ``loss / ln 2``).
+Metrics: ``loss`` (cross-entropy in nats per token), ``ppl`` (perplexity, ``exp(loss)``), for
+character models ``bpc`` (bits per character token, ``loss / ln 2``), and two figures that
+compare models of any tokenizer on the same text: ``word_perplexity``, ``exp`` of the text's
+negative log-likelihood (``loss`` times its tokens) over its words (whitespace-separated, one
+end-of-line counted per line), and ``bits_per_char``, the same total in bits over its characters
+(end-of-lines included). With whitespace tokens (one ``<eos>`` a line) the word perplexity is
+the perplexity.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -26,7 +32,13 @@ from rnnkit.checkpoint import LoadedCheckpoint
 from rnnkit.data.batching import StreamBatches, split_train_valid
 from rnnkit.data.builtin import builtin_text, is_builtin
 from rnnkit.data.readers import read_text
-from rnnkit.data.tokenizers import Tokenizer, build_tokenizer, tokenizer_from_json
+from rnnkit.data.tokenizers import (
+    Tokenizer,
+    WhitespaceTokenizer,
+    WordTokenizer,
+    build_tokenizer,
+    tokenizer_from_json,
+)
 from rnnkit.errors import UserError
 from rnnkit.models.language_model import LanguageModel, State
 from rnnkit.models.recurrent import CellName
@@ -55,7 +67,9 @@ class LMModelConfig(ConfigModel):
 class LMDataConfig(ConfigModel):
     """The text and its tokens: the ``data.*`` keys."""
 
-    tokenizer: Literal["char", "word", "bpe"] = Field(default="char", description="Token unit.")
+    tokenizer: Literal["char", "word", "whitespace", "bpe"] = Field(
+        default="char", description="Token unit."
+    )
     vocab_size: PositiveInt | None = Field(
         default=None, description="Vocabulary size (bpe: target size; char/word: a cap)."
     )
@@ -81,6 +95,19 @@ def read_corpus(sources: Sequence[Path | str]) -> str:
     return "".join(builtins) + (read_text(files) if files else "")
 
 
+@dataclass(frozen=True)
+class TextSize:
+    """How long a text is in the units that make models of any tokenizer comparable."""
+
+    words: int  # whitespace-separated words, plus one end-of-line per line
+    characters: int  # end-of-lines included
+
+    @classmethod
+    def of(cls, text: str) -> TextSize:
+        lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        return cls(max(len(text.split()) + lines, 1), max(len(text), 1))
+
+
 class LanguageModelling(Task):
     """The ``lm`` task: see the module docstring."""
 
@@ -104,17 +131,15 @@ class LanguageModelling(Task):
                 lowercase=data.lowercase,
                 min_freq=data.min_freq,
             )
-        ids = self.tokenizer.encode(text)
-        self.data: dict[str, list[int]] = {}
+        texts = {"train": text}
         if sources.valid:
-            self.data["train"], self.data["valid"] = ids, self._encode(sources.valid)
+            texts["valid"] = read_corpus(sources.valid)
         else:
-            self.data["train"], self.data["valid"] = split_train_valid(ids, data.valid_fraction)
+            texts["train"], texts["valid"] = split_train_valid(text, data.valid_fraction)
         if sources.test:
-            self.data["test"] = self._encode(sources.test)
-
-    def _encode(self, sources: Sequence[Path | str]) -> list[int]:
-        return self.tokenizer.encode(read_corpus(sources))
+            texts["test"] = read_corpus(sources.test)
+        self.data: dict[str, list[int]] = {k: self.tokenizer.encode(t) for k, t in texts.items()}
+        self.sizes = {split: TextSize.of(text) for split, text in texts.items()}
 
     def load_assets(self, checkpoint: LoadedCheckpoint) -> None:
         self.tokenizer = tokenizer_from_json(
@@ -136,6 +161,7 @@ class LanguageModelling(Task):
             tie_weights=m.tie_weights,
             layer_norm=m.layer_norm,
             forget_bias=m.forget_bias,
+            never_emit=(self.tokenizer.pad_id, self.tokenizer.bos_id),
         )
 
     def summary(self) -> str:
@@ -166,14 +192,16 @@ class LanguageModelling(Task):
         return [split for split in ("valid", "test") if split in self.data]
 
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
-        return self._metrics(model, self.data[split])
+        return self._metrics(model, self.data[split], self.sizes[split])
 
     def evaluate_files(self, model: nn.Module, paths: Sequence[Path | str]) -> dict[str, float]:
-        return self._metrics(model, self._encode(paths))
+        text = read_corpus(paths)
+        return self._metrics(model, self.tokenizer.encode(text), TextSize.of(text))
 
     @torch.no_grad()
-    def _metrics(self, model: nn.Module, ids: list[int]) -> dict[str, float]:
-        """Loss, perplexity (and bits per character for char models) of ``model`` on ``ids``."""
+    def _metrics(self, model: nn.Module, ids: list[int], size: TextSize) -> dict[str, float]:
+        """The metrics of ``model`` on ``ids``, the tokens of a text of ``size`` (see the module
+        docstring)."""
         if len(ids) < 2:
             raise UserError("too little text to evaluate: it must hold at least two tokens")
         model.eval()
@@ -192,6 +220,9 @@ class LanguageModelling(Task):
         metrics = {"loss": loss, "ppl": math.exp(min(loss, 700.0))}
         if self.config.data.tokenizer == "char":
             metrics["bpc"] = loss / math.log(2)
+        text_nll = loss * len(ids)  # the mean per token over all the text's tokens
+        metrics["word_perplexity"] = math.exp(min(text_nll / size.words, 700.0))
+        metrics["bits_per_char"] = text_nll / size.characters / math.log(2)
         return metrics
 
     # --- generation ----------------------------------------------------------------------
@@ -208,10 +239,13 @@ class LanguageModelling(Task):
         top_p: float | None = None,
         greedy: bool = False,
         seed: int | None = None,
+        stop_at_eos: bool = False,
     ) -> list[str]:
-        """``num`` continuations of ``prompt`` (a newline if empty), ``length`` tokens each.
+        """``num`` continuations of ``prompt`` (a newline if empty), ``length`` tokens each, or
+        up to the first end-of-sentence token with ``stop_at_eos``.
 
-        The prompt is fed once, token by token; each new token then costs one step."""
+        The prompt is fed once, token by token; each new token then costs one step. Padding
+        is never written; end-of-sentence is written as the line break it stands for."""
         ids = self.tokenizer.encode(prompt or "\n")
         if not ids:
             raise UserError(f"the prompt {prompt!r} holds no token this model knows")
@@ -219,8 +253,9 @@ class LanguageModelling(Task):
         device = next(model.parameters()).device
         tokens = torch.tensor([ids] * num, device=device)  # (num, P)
         log_probs, state = decode.feed(model, tokens, model.init_state(num))
+        eos = self.tokenizer.eos_id if stop_at_eos else None
         if greedy:
-            generated = decode.greedy(model, log_probs, state, length)
+            generated = decode.greedy(model, log_probs, state, length, eos_id=eos)
         else:
             generator = torch.Generator(device)
             generator.manual_seed(torch.seed() if seed is None else seed)
@@ -232,6 +267,28 @@ class LanguageModelling(Task):
                 temperature=temperature,
                 top_k=top_k,
                 top_p=top_p,
+                eos_id=eos,
                 generator=generator,
             )
-        return [prompt + self.tokenizer.decode(row) for row in generated]
+        return [self._continue(prompt, self.render(row, stop_at_eos)) for row in generated]
+
+    def _continue(self, prompt: str, continuation: str) -> str:
+        """``prompt`` followed by ``continuation``, with the space that word tokens have
+        between them."""
+        spaced = isinstance(self.tokenizer, WordTokenizer | WhitespaceTokenizer)
+        joins = prompt[-1:].strip() and continuation[:1].strip()
+        return prompt + (" " if spaced and joins else "") + continuation
+
+    def render(self, ids: list[int], stopped_at_eos: bool = False) -> str:
+        """The text of generated ``ids``: each end-of-sentence token as a line break (none after
+        a sample that stopped there)."""
+        eos = self.tokenizer.eos_id
+        if stopped_at_eos and ids and ids[-1] == eos:
+            ids = ids[:-1]
+        lines: list[list[int]] = [[]]
+        for token_id in ids:
+            if token_id == eos:
+                lines.append([])
+            else:
+                lines[-1].append(token_id)
+        return "\n".join(self.tokenizer.decode(line) for line in lines)
