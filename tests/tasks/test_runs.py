@@ -75,7 +75,8 @@ def test_a_run_directory_of_version_0_1_0_loads_with_the_same_results(tmp_path):
     run = load_run(copy_of_old_run(tmp_path))
     assert isinstance(run.task, Generates)
     metrics = run.task.evaluate_files(run.model, [text])
-    assert metrics == pytest.approx(expected["evaluate"], rel=1e-6)
+    old_metrics = {name: metrics[name] for name in expected["evaluate"]}  # later ones added
+    assert old_metrics == pytest.approx(expected["evaluate"], rel=1e-6)
     assert run.task.generate(run.model, "the cell", 30, greedy=True) == [expected["greedy"]]
 
 
