@@ -36,6 +36,9 @@ def test_translate_train_evaluate_translate(tmp_path):
     assert numbers == ["1", "1", "1", "2", "3", "3", "3"]
     assert all(float(line.split("\t")[1]) <= 0 for line in n_best.stdout.splitlines())
 
+    for bad_plot in (tmp_path / "missing" / "a.png", tmp_path / "a.xyz", tmp_path):
+        refused = rnnkit("translate", out, "-", "--attention-plot", str(bad_plot), stdin=INPUT)
+        assert refused.returncode == 2 and refused.stdout == "", refused.stderr  # nothing done
     plot = tmp_path / "attention.png"
     as_json = rnnkit("translate", out, "-", "--json", "--attention-plot", str(plot), stdin=INPUT)
     assert as_json.returncode == 0, as_json.stderr
@@ -71,3 +74,5 @@ def test_bad_translate_inputs_are_one_line_errors(tmp_path):
     assert unknown.returncode == 2 and "model.attention" in unknown.stderr
     not_a_run = rnnkit("translate", str(tmp_path), "-", stdin="x\n")
     assert not_a_run.returncode == 2 and "not a run directory" in not_a_run.stderr
+    out_is_a_file = rnnkit("train", "translate", "--data", prefix + ".de", "--out", prefix + ".en")
+    assert out_is_a_file.returncode == 2 and "--out must name a folder" in out_is_a_file.stderr

@@ -123,3 +123,17 @@ def test_resumed_training_equals_uninterrupted(tmp_path):
     got = load_file(resumed / "last" / "model.safetensors")
     for name in expected:
         assert torch.equal(expected[name], got[name]), name
+
+
+def test_the_metric_that_picks_the_best_model_is_a_setting():
+    assert (task().metric, task().higher_is_better) == ("bleu", True)
+    chosen = task("train.select_by=exact_match")
+    assert (chosen.metric, chosen.higher_is_better) == ("exact_match", True)
+    assert task("train.select_by=loss").higher_is_better is False
+
+
+def test_unknown_builtin_names_and_a_lone_suffix_are_refused():
+    with pytest.raises(UserError, match="choose one of: builtin:dates"):
+        task().read_records(["builtin:date"])
+    with pytest.raises(UserError, match=r"data\.src and data\.tgt"):
+        task("data.src=de").read_records(["train"])

@@ -101,12 +101,18 @@ def evaluate(
         typer.Option("--data", help="Data file to evaluate on (repeatable) or builtin:NAME."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Change a saved setting for this evaluation: --set decode.beam_size=1."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a trained model on new data: perplexity, accuracy, F1, ... as fits the task."""
     from rnnkit.cli.tables import print_metrics
     from rnnkit.tasks import load_run
 
-    loaded = load_run(run)
+    loaded = load_run(run, overrides=set_ or [])
     metrics = loaded.task.evaluate_files(loaded.model, data)
     if as_json:
         typer.echo(json.dumps(metrics))

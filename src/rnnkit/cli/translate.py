@@ -59,6 +59,8 @@ def translate(
     loaded = load_run(run)
     if not isinstance(loaded.task, Translates):
         raise UserError(f"a {loaded.task.name} model does not translate", path=run)
+    if attention_plot is not None:
+        check_plot_path(attention_plot, has_attention=getattr(loaded.model, "attention", None))
     settings: dict[str, Any] = {
         "beam_size": beam,
         "n_best": n_best,
@@ -83,9 +85,24 @@ def translate(
         typer.echo(f"attention of sentence 1 saved to {attention_plot}", err=True)
 
 
+def check_plot_path(path: Path, has_attention: object) -> None:
+    """Refuse, before any work, a plot that could not be saved: a model without attention, a
+    folder, a missing parent folder, or a suffix matplotlib cannot write."""
+    from matplotlib.figure import Figure
+
+    if has_attention is None:
+        raise UserError("this model has no attention to plot (model.attention=none)", path=path)
+    if path.is_dir() or not path.parent.is_dir():
+        raise UserError("not a file in an existing folder", path=path)
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix not in Figure().canvas.get_supported_filetypes():
+        raise UserError("name the plot file .png, .svg or .pdf", path=path)
+
+
 def save_attention_plot(record: dict[str, Any], path: Path) -> None:
     """A heat map of ``record["attention"]``: output tokens (rows) by source tokens (columns),
-    each ending in eos; written atomically, in the format the suffix names."""
+    each ending in eos; written atomically, in the format the suffix names (`check_plot_path`
+    has approved it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,8 +110,6 @@ def save_attention_plot(record: dict[str, Any], path: Path) -> None:
 
     from rnnkit.checkpoint.atomic import write_bytes_atomic
 
-    if "attention" not in record:
-        raise UserError("this model has no attention to plot (model.attention=none)", path=path)
     rows = [*record["tokens"], "<eos>"]
     columns = [*record["source_tokens"], "<eos>"]
     weights = record["attention"]
@@ -107,11 +122,9 @@ def save_attention_plot(record: dict[str, Any], path: Path) -> None:
     figure.colorbar(image, ax=axes, fraction=0.05)
     figure.tight_layout()
     buffer = io.BytesIO()
-    suffix = path.suffix.lstrip(".").lower() or "png"
+    figure.savefig(buffer, format=path.suffix.lstrip(".").lower())
+    plt.close(figure)
     try:
-        figure.savefig(buffer, format=suffix)
-    except ValueError as error:
-        raise UserError(f"cannot save a plot as {suffix!r}: {error}", path=path) from None
-    finally:
-        plt.close(figure)
-    write_bytes_atomic(path, buffer.getvalue())
+        write_bytes_atomic(path, buffer.getvalue())
+    except OSError as error:
+        raise UserError(f"cannot write the plot: {error.strerror}", path=path) from None

@@ -50,6 +50,8 @@ def train_run(
         base = yaml.safe_load(saved.config_yaml)
         if base.get("task") != task:
             raise UserError(f"holds a {base.get('task')!r} run, not {task!r}", path=run_dir)
+    elif _file_in_the_way(run_dir):
+        raise UserError("is a file, or inside one; --out must name a folder", path=run_dir)
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise UserError(
             "already holds files; pass --resume to continue its run, or choose another --out",
@@ -58,6 +60,12 @@ def train_run(
     runner = cls(load_config(cls.config_class, config, overrides, base=base))
     runner.prepare(DataSources(train=list(data), valid=list(valid), test=list(test)), saved)
     return Trainer(runner, run_dir, resume_from=saved, live=live).fit()
+
+
+def _file_in_the_way(run_dir: Path) -> bool:
+    """Whether ``run_dir`` or the nearest of its parents that exists is not a folder."""
+    existing = next((p for p in (run_dir, *run_dir.parents) if p.exists()), None)
+    return existing is not None and not existing.is_dir()
 
 
 @dataclass
@@ -75,8 +83,11 @@ class LoadedRun:
         return self.checkpoint.metrics
 
 
-def load_run(run_dir: str | Path, *, map_location: str = "cpu") -> LoadedRun:
-    """The task (with its tokenizers) and the best model saved in ``run_dir``, in eval mode."""
+def load_run(
+    run_dir: str | Path, *, map_location: str = "cpu", overrides: Sequence[str] = ()
+) -> LoadedRun:
+    """The task (with its tokenizers) and the best model saved in ``run_dir``, in eval mode;
+    ``overrides`` (``"decode.beam_size=1"``) change the saved config for this use only."""
     path = Path(run_dir)
     if not (path / CONFIG_NAME).is_file():
         raise UserError("not a run directory (it has no config.yaml)", path=path)
@@ -84,7 +95,7 @@ def load_run(run_dir: str | Path, *, map_location: str = "cpu") -> LoadedRun:
     saved = yaml.safe_load(checkpoint.config_yaml)
     name = saved.get("task") if isinstance(saved, dict) else None
     cls = task_class(str(name))
-    task = cls(load_config(cls.config_class, base=saved))
+    task = cls(load_config(cls.config_class, overrides=overrides, base=saved))
     task.load_assets(checkpoint)
     model = task.build_model()
     checkpoint.load_weights(model, map_location)

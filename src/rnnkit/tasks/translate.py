@@ -30,7 +30,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from rnnkit.checkpoint import LoadedCheckpoint
-from rnnkit.data.builtin_parallel import builtin_parallel, is_builtin_parallel
+from rnnkit.data.builtin_parallel import PREFIX as BUILTIN_PREFIX
+from rnnkit.data.builtin_parallel import builtin_parallel
 from rnnkit.data.parallel import SentencePair, read_parallel, read_source_lines
 from rnnkit.data.tokenizers import (
     Tokenizer,
@@ -44,7 +45,14 @@ from rnnkit.tasks.encoder_config import EncoderConfig, LabelledRunConfig, Vocabu
 from rnnkit.tasks.supervised import EVAL_BATCH_SIZE, Batch, LabelledTask, pad
 from rnnkit.tasks.translation_decoding import TranslationSettings, translate_examples
 from rnnkit.tasks.translation_output import corpus_scores
-from rnnkit.train.config import ConfigModel, NonNegativeInt, PositiveFloat, PositiveInt, Rate
+from rnnkit.train.config import (
+    ConfigModel,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Rate,
+    TrainConfig,
+)
 from rnnkit.train.task import DataSources
 
 SOURCE_TOKENIZER, TARGET_TOKENIZER = "source_tokenizer.json", "target_tokenizer.json"
@@ -105,10 +113,26 @@ class TranslateDecodeConfig(ConfigModel):
     )
 
 
+SELECTION_METRICS = {"bleu": True, "chrf": True, "exact_match": True, "loss": False}  # higher?
+
+
+class TranslateTrainConfig(TrainConfig):
+    """Training, with the validation metric that picks the best model: the ``train.*`` keys."""
+
+    select_by: Literal["bleu", "chrf", "exact_match", "loss"] = Field(
+        default="bleu",
+        description="Validation metric that picks the best model (exact_match or chrf when "
+        "outputs are a few tokens long, where BLEU has no 4-grams and stays 0).",
+    )
+
+
 class TranslateConfig(LabelledRunConfig):
     """The config of a translation run."""
 
     task: Literal["translate"] = "translate"
+    train: TranslateTrainConfig = Field(
+        default_factory=TranslateTrainConfig, description="How to train."
+    )
     model: TranslateModelConfig = Field(default_factory=TranslateModelConfig, description="Model.")
     data: TranslateDataConfig = Field(default_factory=TranslateDataConfig, description="Data.")
     decode: TranslateDecodeConfig = Field(
@@ -131,20 +155,29 @@ class Translation(LabelledTask[SentencePair, Example]):
 
     name = "translate"
     config_class = TranslateConfig
-    metric = "bleu"
-    higher_is_better = True
     unit = "tokens"
     config: TranslateConfig
     source_tokenizer: Tokenizer
     target_tokenizer: Tokenizer
     dropped = ""  # the training pairs dropped, for the log
 
+    @property
+    def metric(self) -> str:  # type: ignore[override]
+        """``train.select_by``: BLEU unless the config says otherwise."""
+        return self.config.train.select_by
+
+    @property
+    def higher_is_better(self) -> bool:  # type: ignore[override]
+        return SELECTION_METRICS[self.metric]
+
     # --- data ------------------------------------------------------------------------------
     def read_records(self, sources: Sequence[Path | str]) -> list[SentencePair]:
         data, pairs = self.config.data, []
+        if bool(data.src) != bool(data.tgt):
+            raise UserError("give both language suffixes, data.src and data.tgt (--src, --tgt)")
         for source in sources:
-            if is_builtin_parallel(source):
-                read = builtin_parallel(str(source))
+            if str(source).startswith(BUILTIN_PREFIX):
+                read = builtin_parallel(str(source))  # unknown names: an error with the choices
                 pairs += [SentencePair(s, t, str(source), n) for n, (s, t) in enumerate(read, 1)]
             else:
                 pairs += read_parallel(source, data.src, data.tgt)

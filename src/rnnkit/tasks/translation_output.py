@@ -58,11 +58,11 @@ def token_texts(
 
 def render(ids: Sequence[int], texts: Sequence[str], tokenizer: Tokenizer) -> str:
     """The output sentence of ``ids`` whose token texts are ``texts`` (see the module
-    docstring for how each tokenizer joins them)."""
+    docstring for how each tokenizer joins them), without surrounding spaces."""
     if isinstance(tokenizer, BPETokenizer):
-        return tokenizer.decode(ids)
+        return tokenizer.decode(ids).strip()
     if isinstance(tokenizer, CharTokenizer):
-        return "".join(texts)
+        return "".join(texts).strip()
     if isinstance(tokenizer, WordTokenizer):
         return detokenize(texts)
     return " ".join(texts)
