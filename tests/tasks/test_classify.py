@@ -114,3 +114,12 @@ def test_balanced_class_weights_are_n_over_c_times_the_count(tmp_path):
     expected = {"big": 8 / (2 * 6), "small": 8 / (2 * 2)}  # N / (C * count)
     weights = dict(zip(task.labels.tokens, task.class_weights.tolist(), strict=True))
     assert weights == pytest.approx(expected)
+
+
+def test_whitespace_tokens_are_the_texts_own(tmp_path):
+    train = write_csv(tmp_path / "train.csv", ["good film <unk>,pos", "bad film,neg"] * 10)
+    train_run("classify", [str(train)], tmp_path / "run", live=False,
+              overrides=[*TINY, "data.tokenizer=whitespace", "train.max_steps=2"])  # fmt: skip
+    tokenizer = load_run(tmp_path / "run").task.tokenizer
+    assert sorted(tokenizer.vocab.tokens[4:]) == ["bad", "film", "good"]  # <unk> is the unknown id
+    assert tokenizer.encode("good <unk>") == [tokenizer.token_to_id("good"), tokenizer.unk_id]

@@ -40,6 +40,7 @@ from rnnkit.data.labeled_text import (
 from rnnkit.data.tokenizers import (
     CharTokenizer,
     Tokenizer,
+    WhitespaceTokenizer,
     WordTokenizer,
     build_tokenizer,
     tokenizer_from_json,
@@ -71,7 +72,9 @@ class ClassifyModelConfig(EncoderConfig):
 class ClassifyDataConfig(VocabularyConfig):
     """The texts, their labels and their tokens: the ``data.*`` keys."""
 
-    tokenizer: Literal["char", "word", "bpe"] = Field(default="word", description="Token unit.")
+    tokenizer: Literal["char", "word", "whitespace", "bpe"] = Field(
+        default="word", description="Token unit."
+    )
     lowercase: bool = Field(default=True, description="Lower-case the text first.")
     text_field: str = Field(default="text", description="CSV/TSV column or JSON key of the text.")
     label_field: str = Field(default="label", description="Column or key of the label(s).")
@@ -193,8 +196,8 @@ class Classification(LabelledTask[tuple[str, LabeledText], Example]):
         return examples
 
     def token_vocab(self) -> Vocab:
-        if not isinstance(self.tokenizer, CharTokenizer | WordTokenizer):
-            raise UserError("model.embeddings needs the word (or char) tokenizer, not bpe")
+        if not isinstance(self.tokenizer, CharTokenizer | WordTokenizer | WhitespaceTokenizer):
+            raise UserError("model.embeddings needs the word, whitespace or char tokenizer")
         return self.tokenizer.vocab
 
     def stratum(self, example: Example) -> str:
