@@ -78,3 +78,24 @@ def test_layer_norm_where_a_cell_lacks_it_is_a_user_error():
         build_recurrent("mingru", 3, 4, layer_norm=True)
     with pytest.raises(UserError, match="unknown cell 'elman'"):
         build_recurrent("elman", 3, 4)
+
+
+def test_initialisation_schemes_set_the_weights_they_name():
+    def built(init: str) -> LanguageModel:
+        torch.manual_seed(0)
+        return LanguageModel(500, embedding_dim=64, hidden_size=32, init=init, init_range=0.05)
+
+    torch_init, uniform, examples = built("torch"), built("uniform"), built("embedding_output")
+    assert torch_init.embedding.weight.std() > 0.9  # torch's N(0, 1)
+    for name, parameter in uniform.named_parameters():
+        assert parameter.abs().max() <= 0.05, name
+        assert float(parameter.detach().std()) == pytest.approx(0.05 / 3**0.5, rel=0.25), (
+            name
+        )  # U(-r, r)
+    assert examples.embedding.weight.abs().max() <= 0.05
+    assert examples.output.weight.abs().max() <= 0.05
+    assert torch.all(examples.output.bias == 0)
+    for name, parameter in examples.rnn.named_parameters():  # the recurrent layers: torch's
+        torch.testing.assert_close(parameter, dict(torch_init.rnn.named_parameters())[name])
+    with pytest.raises(ValueError, match="init must be"):
+        built("xavier")

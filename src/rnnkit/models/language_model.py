@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -33,6 +34,13 @@ class LanguageModel(nn.Module):
             default; cells without a forget gate ignore it).
         never_emit: token ids `step` gives probability 0 (the padding, ...), so decoding never
             writes them.
+        init: how the weights start — ``"torch"``: torch's defaults (the embedding N(0, 1),
+            linear and recurrent weights U(-1/sqrt(fan), 1/sqrt(fan))); ``"uniform"``: every
+            parameter U(-r, r), biases and the forget gate's included (Zaremba et al. 2014:
+            r = 0.1 small, 0.05 medium, 0.04 large); ``"embedding_output"``: the embedding and
+            output weights U(-r, r) and the output bias 0, the rest torch's (PyTorch's
+            word_language_model example, r = 0.1).
+        init_range: ``r``.
 
     Shapes: ``forward(tokens (N, L), state) -> (logits (N, L, V), state)``; the state is the
     recurrent layer's (``(h, c)`` of ``(num_layers, N, H)`` for an LSTM).
@@ -51,6 +59,8 @@ class LanguageModel(nn.Module):
         layer_norm: bool = False,
         forget_bias: float | None = 1.0,
         never_emit: Sequence[int] = (),
+        init: str = "torch",
+        init_range: float = 0.1,
     ) -> None:
         super().__init__()
         self.never_emit = list(never_emit)
@@ -74,6 +84,20 @@ class LanguageModel(nn.Module):
         self.output = nn.Linear(embedding_dim if tie_weights else features, vocab_size)
         if tie_weights:
             self.output.weight = self.embedding.weight
+        self.initialise(init, init_range)
+
+    @torch.no_grad()
+    def initialise(self, scheme: str, init_range: float) -> None:
+        """Set the weights by ``scheme`` (see the class docstring; ``"torch"`` leaves them)."""
+        if scheme == "uniform":
+            for parameter in self.parameters():
+                parameter.uniform_(-init_range, init_range)
+        elif scheme == "embedding_output":
+            self.embedding.weight.uniform_(-init_range, init_range)
+            self.output.weight.uniform_(-init_range, init_range)
+            self.output.bias.zero_()
+        elif scheme != "torch":
+            raise ValueError(f"init must be torch, uniform or embedding_output, not {scheme!r}")
 
     def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """Next-token logits ``(N, L, V)`` for ``tokens`` ``(N, L)``, and the final state."""

@@ -42,7 +42,7 @@ from rnnkit.data.tokenizers import (
 from rnnkit.errors import UserError
 from rnnkit.models.language_model import LanguageModel, State
 from rnnkit.models.recurrent import CellName
-from rnnkit.train.config import ConfigModel, PositiveInt, Rate, RunConfig
+from rnnkit.train.config import ConfigModel, PositiveFloat, PositiveInt, Rate, RunConfig
 from rnnkit.train.task import DataSources, Task
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -62,6 +62,12 @@ class LMModelConfig(ConfigModel):
     forget_bias: float | None = Field(
         default=1.0, description="Initial forget-gate bias (lstm, minlstm); null: torch's init."
     )
+    init: Literal["torch", "uniform", "embedding_output"] = Field(
+        default="torch",
+        description="torch's defaults; every weight U(-r, r) (Zaremba et al.); or embedding "
+        "and output U(-r, r) (PyTorch's word_language_model).",
+    )
+    init_range: PositiveFloat = Field(default=0.1, description="r of model.init.")
 
 
 class LMDataConfig(ConfigModel):
@@ -162,6 +168,8 @@ class LanguageModelling(Task):
             layer_norm=m.layer_norm,
             forget_bias=m.forget_bias,
             never_emit=(self.tokenizer.pad_id, self.tokenizer.bos_id),
+            init=m.init,
+            init_range=m.init_range,
         )
 
     def summary(self) -> str:
