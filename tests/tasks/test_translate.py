@@ -66,7 +66,7 @@ def test_n_best_lists_are_ranked_and_carry_attention_over_source_and_eos(dates_r
             torch.testing.assert_close(rows.sum(1), torch.ones(len(rows)))
 
 
-def test_evaluate_files_uses_the_beam_and_scores_bleu_on_raw_references(dates_run):
+def test_evaluate_files_scores_bleu_and_chrf_on_new_files(dates_run):
     run = load_run(dates_run[0])
     metrics = run.task.evaluate_files(run.model, ["builtin:dates-test"])
     assert metrics["sentences"] == 500 and metrics["bleu"] > 90 and metrics["chrf"] > 90

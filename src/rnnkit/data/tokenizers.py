@@ -137,17 +137,11 @@ class _VocabTokenizer(Tokenizer):
 
     @classmethod
     def train(
-        cls,
-        text: str,
-        *,
-        lowercase: bool = False,
-        normalize_digits: bool = False,
-        min_freq: int = 1,
-        max_size: int | None = None,
+        cls, text: str, *, min_freq: int = 1, max_size: int | None = None, **options: Any
     ) -> Self:
-        """Build the vocabulary from the tokens `split` finds in `text` (order: `Vocab.build`)."""
-        untrained = cls(lowercase=lowercase, normalize_digits=normalize_digits)
-        return untrained._learn_vocab(text, min_freq, max_size)
+        """Build the vocabulary from the tokens `split` finds in `text` (order: `Vocab.build`);
+        ``options`` are the constructor's keyword arguments (`lowercase`, ...)."""
+        return cls(**options)._learn_vocab(text, min_freq, max_size)
 
     @abstractmethod
     def split(self, text: str) -> list[str]:
@@ -236,27 +230,6 @@ class WordTokenizer(_VocabTokenizer):
             self._regex = re.compile(rf"\n|(?:{pattern})" if keep_newlines else pattern)
         except re.error as error:
             raise UserError(f"invalid word pattern {pattern!r}: {error}") from None
-
-    @classmethod
-    def train(
-        cls,
-        text: str,
-        *,
-        lowercase: bool = False,
-        normalize_digits: bool = False,
-        min_freq: int = 1,
-        max_size: int | None = None,
-        pattern: str = WORD_PATTERN,
-        keep_newlines: bool = True,
-    ) -> WordTokenizer:
-        """Build the vocabulary from the tokens of `text` (see `Vocab.build` for the order)."""
-        untrained = cls(
-            lowercase=lowercase,
-            normalize_digits=normalize_digits,
-            pattern=pattern,
-            keep_newlines=keep_newlines,
-        )
-        return untrained._learn_vocab(text, min_freq, max_size)
 
     def split(self, text: str) -> list[str]:
         matches = self._regex.finditer(self._normalise(text))

@@ -31,3 +31,17 @@ def token_embedding(
             embedding.weight.data[padding_idx].zero_()
     embedding.weight.requires_grad_(not freeze)
     return embedding
+
+
+def output_layer(
+    features: int, embedding: nn.Embedding, *, tie: bool
+) -> tuple[nn.Linear | None, nn.Linear]:
+    """``(projection, output)``: the layer giving vocabulary scores from ``features`` values, and
+    the linear map ``features -> E`` that comes before it when its weights are tied to
+    ``embedding`` (Press & Wolf 2017, Inan et al. 2017) and the sizes differ (else None)."""
+    vocab_size, dim = embedding.weight.shape
+    projection = nn.Linear(features, dim) if tie and features != dim else None
+    output = nn.Linear(dim if tie else features, vocab_size)
+    if tie:
+        output.weight = embedding.weight
+    return projection, output

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.models.embedding import output_layer
 from rnnkit.models.recurrent import build_recurrent
 
 State = Tensor | tuple[Tensor, ...]
@@ -75,15 +76,9 @@ class LanguageModel(nn.Module):
             forget_bias=forget_bias,
         )
         self.dropout = nn.Dropout(dropout)
-        features = self.rnn.out_features
-        self.projection = (
-            nn.Linear(features, embedding_dim)
-            if tie_weights and features != embedding_dim
-            else None
+        self.projection, self.output = output_layer(
+            self.rnn.out_features, self.embedding, tie=tie_weights
         )
-        self.output = nn.Linear(embedding_dim if tie_weights else features, vocab_size)
-        if tie_weights:
-            self.output.weight = self.embedding.weight
         self.initialise(init, init_range)
 
     @torch.no_grad()

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.models.attention import Attention
-from rnnkit.models.embedding import token_embedding
+from rnnkit.models.embedding import output_layer, token_embedding
 from rnnkit.models.recurrent import build_recurrent
 
 RecurrentState = Tensor | tuple[Tensor, ...]
@@ -126,14 +126,9 @@ class Seq2Seq(nn.Module):
             None if self.attention is None else nn.Linear(2 * hidden_size, hidden_size, bias=False)
         )
         self.dropout = nn.Dropout(dropout)
-        self.projection = (
-            nn.Linear(hidden_size, embedding_dim)
-            if tie_embeddings and hidden_size != embedding_dim
-            else None
+        self.projection, self.output = output_layer(
+            hidden_size, self.target_embedding, tie=tie_embeddings
         )
-        self.output = nn.Linear(embedding_dim if tie_embeddings else hidden_size, target_vocab)
-        if tie_embeddings:
-            self.output.weight = self.target_embedding.weight
 
     # --- encoder ---------------------------------------------------------------------------
     def encode(self, source: Tensor, lengths: Tensor) -> tuple[Tensor, RecurrentState, Tensor]:

@@ -120,10 +120,10 @@ def _translate_batch(
     attention: list[Any] = [None] * len(flat)
     if settings.attention or settings.replace_unk:
         attention = _attention(model, source, lengths, flat)
+    sources = [source_token_texts(e.pair.source, source_tokenizer) for e in examples]
     results: list[list[Translated]] = [[] for _ in examples]
     for (row, hypothesis), weights in zip(flat, attention, strict=True):
-        pair = examples[row].pair
-        source_tokens = source_token_texts(pair.source, source_tokenizer)
+        pair, source_tokens = examples[row].pair, sources[row]
         ids = content_ids(hypothesis.tokens, target_tokenizer)
         replace = settings.replace_unk and weights is not None
         texts = token_texts(ids, target_tokenizer, source_tokens if replace else None, weights)
