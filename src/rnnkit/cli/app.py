@@ -57,7 +57,9 @@ def _root(
 
 @app.command()
 def train(
-    task: Annotated[str, typer.Argument(help="The task: lm, classify, tag or translate.")],
+    task: Annotated[
+        str, typer.Argument(help="The task: lm, classify, tag, translate or forecast.")
+    ],
     data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="The run directory to write.")],
     valid: Annotated[
@@ -210,11 +212,13 @@ def _register_commands() -> None:
     """The commands that live in modules of their own."""
     from rnnkit.cli.diagnose import diagnose_app
     from rnnkit.cli.embed import embed
+    from rnnkit.cli.forecast import forecast
     from rnnkit.cli.predict import predict
     from rnnkit.cli.translate import translate
 
     app.command()(predict)
     app.command()(translate)
+    app.command()(forecast)
     app.command()(embed)
     app.add_typer(diagnose_app, name="diagnose")
 

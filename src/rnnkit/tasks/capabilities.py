@@ -1,7 +1,8 @@
 """What a task can do beyond training, as small protocols the CLI checks before it calls.
 
 ``rnnkit generate RUN`` needs a task that `Generates`, ``rnnkit predict RUN`` one that
-`Predicts`, ``rnnkit translate RUN`` one that `Translates`; a task declares a capability
+`Predicts`, ``rnnkit translate RUN`` one that `Translates`, ``rnnkit forecast RUN`` one that
+`Forecasts`; a task declares a capability
 simply by having the methods (structural typing), and ``isinstance(task, Generates)`` tells.
 """
 
@@ -40,6 +41,19 @@ class Predicts(Protocol):
 
     def format_prediction(self, record: dict[str, Any]) -> str:
         """A record as the text ``rnnkit predict`` prints (one or more lines)."""
+        ...
+
+
+@runtime_checkable
+class Forecasts(Protocol):
+    """A task whose model continues time series (``rnnkit forecast``)."""
+
+    def forecast(
+        self, model: nn.Module, source: str, text: str | None = None
+    ) -> list[dict[str, Any]]:
+        """One JSON-ready record per series of ``source`` (or of ``text`` read from it): the
+        future ``time`` stamps, the ``forecast``, its ``quantiles`` and the ``history`` read,
+        as `rnnkit.tasks.forecast.Forecasting.forecast` gives them."""
         ...
 
 

@@ -17,6 +17,7 @@ TASKS: dict[str, str] = {
     "classify": "rnnkit.tasks.classify:Classification",
     "tag": "rnnkit.tasks.tag:Tagging",
     "translate": "rnnkit.tasks.translate:Translation",
+    "forecast": "rnnkit.tasks.forecast:Forecasting",
 }
 
 
