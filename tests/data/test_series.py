@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import raised, write
 
+from conftest import raised, write
 from rnnkit.data.builtin_series import builtin_series
 from rnnkit.data.series import SeriesColumns, parse_series, read_series
 
@@ -51,22 +51,26 @@ def test_offsets_become_utc_and_formats_follow_time_format():
     assert series.time[1] == np.datetime64("2024-01-04")
 
 
-@pytest.mark.parametrize(
-    ("text", "columns", "expected"),
-    [
-        (DAILY, SeriesColumns(target="price"), "d.csv:1: no column 'price' (data.target)"),
-        (DAILY, SeriesColumns(target="close", id="shop"), "d.csv:1: no column 'shop' (data.id_column)"),
-        ("date,v\n2024-01-02,1\n2024-01-01,2\n", SeriesColumns(), "d.csv:3: timestamp 2024-01-01T00:00:00 comes before"),
-        ("date,v\n2024-01-01,1\n2024-01-01,2\n", SeriesColumns(), "d.csv:3: timestamp 2024-01-01T00:00:00 repeats"),
-        ("date,v\n2024-01-01,1\n2024-01-02,\n", SeriesColumns(), "d.csv:3: v: missing value"),
-        ("date,v\n2024-01-01,1\n2024-01-02,abc\n", SeriesColumns(), "d.csv:3: v: 'abc' is not a number"),
-        ("date,v\n2024-01-01,1\nyesterday,2\n", SeriesColumns(), "d.csv:3: timestamp 'yesterday' is not an ISO 8601 date"),
-        ("date,v\n2024-01-01,1,7\n", SeriesColumns(), "d.csv:2: has 3 fields where the header has 2"),
-        ("date,v\n2024-01-01,inf\n", SeriesColumns(), "d.csv:2: v: 'inf' is not a finite number"),
-        ("", SeriesColumns(), "d.csv: is empty"),
-        ("date,v\n", SeriesColumns(), "d.csv: has a header but no rows"),
-    ],
-)  # fmt: skip
+BAD = [  # (CSV text, columns, the message's start)
+    (DAILY, SeriesColumns(target="price"), "d.csv:1: no column 'price' (data.target)"),
+    (DAILY, SeriesColumns(target="close", id="shop"), "d.csv:1: no column 'shop'"),
+    ("date,v\n2024-01-02,1\n2024-01-01,2\n", SeriesColumns(),
+     "d.csv:3: timestamp 2024-01-01T00:00:00 comes before the one on line 2"),
+    ("date,v\n2024-01-01,1\n2024-01-01,2\n", SeriesColumns(),
+     "d.csv:3: timestamp 2024-01-01T00:00:00 repeats"),
+    ("date,v\n2024-01-01,1\n2024-01-02,\n", SeriesColumns(), "d.csv:3: v: missing value"),
+    ("date,v\n2024-01-01,1\n2024-01-02,abc\n", SeriesColumns(),
+     "d.csv:3: v: 'abc' is not a number"),
+    ("date,v\n2024-01-01,1\nyesterday,2\n", SeriesColumns(),
+     "d.csv:3: timestamp 'yesterday' is not an ISO 8601 date"),
+    ("date,v\n2024-01-01,1,7\n", SeriesColumns(), "d.csv:2: has 3 fields where the header has 2"),
+    ("date,v\n2024-01-01,inf\n", SeriesColumns(), "d.csv:2: v: 'inf' is not a finite number"),
+    ("", SeriesColumns(), "d.csv: is empty"),
+    ("date,v\n", SeriesColumns(), "d.csv: has a header but no rows"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "columns", "expected"), BAD)
 def test_bad_csv_names_the_line(text, columns, expected):
     assert raised(lambda: parse_series(text, "d.csv", columns)).startswith(expected)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import raised
 
+from conftest import raised
 from rnnkit.data.series import Series
 from rnnkit.data.series_windows import (
     Scaler,
@@ -109,7 +109,7 @@ def two_series_arrays(horizon=3, context=4):
 
 def test_two_series_are_scaled_apart_and_no_window_crosses_between_them():
     arrays, rows, series = two_series_arrays()
-    for index, s in enumerate(series):  # each series standardised by its own training rows
+    for index in range(len(series)):  # each series standardised by its own training rows
         part = arrays.target[arrays.offsets[index] : arrays.offsets[index + 1]].numpy()
         train = part[: rows[index].train_end]
         assert abs(train.mean()) < 1e-5 and abs(train.std() - 1) < 1e-5

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import raised, write
 
+from conftest import raised, write
 from rnnkit.tasks import load_run, train_run
 
 SMALL = ["model.hidden_size=16", "model.num_layers=1", "train.threads=1", "data.context_length=48"]
