@@ -83,9 +83,7 @@ def main() -> None:
     parser.add_argument("--set", dest="extra", action="append", default=[], help="extra config")
     parser.add_argument("--json", help="results file (default results/forecast_etth1.json)")
     args = parser.parse_args()
-    results = [
-        run_horizon(h, args.out / f"h{h}", args.minutes, args.extra) for h in args.horizons
-    ]
+    results = [run_horizon(h, args.out / f"h{h}", args.minutes, args.extra) for h in args.horizons]
     rows = [
         [
             r["horizon"], r["windows"], r["mse"], r["mae"], r["naive_mse"], r["naive_mae"],

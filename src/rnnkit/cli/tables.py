@@ -33,9 +33,16 @@ def _score_table(name: str, rows: dict[str, dict[str, float]]) -> Table:
     for column in ["", *columns]:
         table.add_column(column, justify="right")
     for label, scores in rows.items():
-        cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in scores.values()]
+        cells = [_cell(v) for v in scores.values()]
         table.add_row(label, *cells)
     return table
+
+
+def _cell(value: object) -> str:
+    """A table cell: floats to 4 decimals, a missing value (None) as a dash."""
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _confusion_table(confusion: dict[str, Any]) -> Table:

@@ -144,7 +144,7 @@ def score(
     mean = np.array([sc.mean[0] for sc in levels])[windows.series][:, None]
     std = np.array([sc.std[0] for sc in levels])[windows.series][:, None]
     scale = np.array([s.mase for s in arrays.scalings])[windows.series]
-    table: dict[str, dict[str, float]] = {}
+    table: dict[str, dict[str, float | None]] = {}
     for name, forecast in candidates.items():
         scores = {
             **point_errors((forecast - mean) / std, (actual - mean) / std),
@@ -154,6 +154,7 @@ def score(
             },
         }
         table[name] = scores
+    table["naive"]["directional_accuracy"] = None  # it calls no direction
     metrics: dict[str, Any] = {"loss": forecasts.loss, **table["model"]}
     if forecasts.quantiles:
         metrics["quantile_loss"] = quantile_loss(forecasts.quantiles, actual)
