@@ -31,8 +31,6 @@ from rnnkit.data.series_windows import (
 from rnnkit.tasks.forecast_config import ForecastDataConfig
 from rnnkit.tasks.forecast_metrics import mase_scale
 
-SPLITS = ("train", "valid", "test")
-
 
 @dataclass(frozen=True)
 class SeriesScaling:

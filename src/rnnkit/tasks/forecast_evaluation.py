@@ -144,7 +144,7 @@ def score(
     mean = np.array([sc.mean[0] for sc in levels])[windows.series][:, None]
     std = np.array([sc.std[0] for sc in levels])[windows.series][:, None]
     scale = np.array([s.mase for s in arrays.scalings])[windows.series]
-    table: dict[str, dict[str, float | None]] = {}
+    table: dict[str, dict[str, float]] = {}
     for name, forecast in candidates.items():
         scores = {
             **point_errors((forecast - mean) / std, (actual - mean) / std),
@@ -154,7 +154,7 @@ def score(
             },
         }
         table[name] = scores
-    table["naive"]["directional_accuracy"] = None  # it calls no direction
+    del table["naive"]["directional_accuracy"]  # it calls no direction: shown as none
     metrics: dict[str, Any] = {"loss": forecasts.loss, **table["model"]}
     if forecasts.quantiles:
         metrics["quantile_loss"] = quantile_loss(forecasts.quantiles, actual)
@@ -165,5 +165,5 @@ def score(
         metrics[f"{name}_mse"] = table[name]["mse"]
         metrics[f"skill_vs_{name}"] = skill(table["model"]["mse"], table[name]["mse"])
     metrics["windows"] = len(windows)
-    metrics["baselines"] = {k: {n: table[n][k] for n in table} for k in COMPARED}
+    metrics["baselines"] = {k: {n: table[n].get(k) for n in table} for k in COMPARED}
     return metrics
