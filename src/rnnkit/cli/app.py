@@ -198,11 +198,13 @@ def _check_sampling(
 
 
 def _print_final(metrics: dict[str, object], out: Path) -> None:
+    from rnnkit.cli.tables import format_value
+
     for split in ("valid", "test"):
         values = metrics.get(split)
         if isinstance(values, dict):
             shown = "  ".join(
-                f"{k} {v:.4f}" for k, v in values.items() if isinstance(v, int | float)
+                f"{k} {format_value(v)}" for k, v in values.items() if isinstance(v, int | float)
             )
             typer.echo(f"{split}: {shown}")
     typer.echo(f"The best model is in {out}/ (latest checkpoint: {out}/last/).")

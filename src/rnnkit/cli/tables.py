@@ -17,7 +17,7 @@ def print_metrics(console: Console, metrics: dict[str, Any], title: str) -> None
     table.add_column("value", justify="right")
     for name, value in metrics.items():
         if isinstance(value, int | float):
-            table.add_row(name, f"{value:.4f}")
+            table.add_row(name, format_value(value))
     console.print(table)
     for name, value in metrics.items():
         if name == "confusion" and isinstance(value, dict):
@@ -33,13 +33,13 @@ def _score_table(name: str, rows: dict[str, dict[str, float]]) -> Table:
     for column in ["", *columns]:
         table.add_column(column, justify="right")
     for label, scores in rows.items():
-        cells = [_cell(v) for v in scores.values()]
+        cells = [format_value(v) for v in scores.values()]
         table.add_row(label, *cells)
     return table
 
 
-def _cell(value: object) -> str:
-    """A table cell: floats to 4 decimals, a missing value (None) as a dash."""
+def format_value(value: object) -> str:
+    """A number as printed: floats to 4 decimals, counts as they are, none as a dash."""
     if value is None:
         return "-"
     return f"{value:.4f}" if isinstance(value, float) else str(value)
