@@ -79,5 +79,20 @@ def test_bad_input_gets_one_line_naming_the_place(tmp_path):
         unknown.stderr
     )
     assert not (tmp_path / "run").exists()
-    missing_dir = rnnkit("forecast", out, str(path), "--plot", str(tmp_path / "no" / "f.png"))
-    assert missing_dir.returncode == 2 and "--plot: no such folder" in missing_dir.stderr
+    for bad_plot in (tmp_path / "no" / "f.png", tmp_path / "f.txt", tmp_path):
+        refused = rnnkit("forecast", out, str(path), "--plot", str(bad_plot))
+        assert refused.returncode == 2 and refused.stdout == "", refused.stderr
+        assert refused.stderr.startswith(f"rnnkit: error: {bad_plot}: ")
+
+
+def test_forecast_reads_a_history_with_changed_settings_and_the_right_target(tmp_path):
+    path, _ = stock_csv(tmp_path, rows=120)
+    out = str(tmp_path / "run")
+    assert rnnkit("train", "forecast", "--data", str(path), "--out", out, *TINY).returncode == 0
+    holey = tmp_path / "holey.csv"
+    holey.write_text(path.read_text(encoding="utf-8").replace(",CLOSE", ",Close"), "utf-8")
+    renamed = rnnkit("forecast", out, str(holey), "--set", "data.target=Close")
+    assert renamed.returncode == 2
+    assert "forecasts column 'Close', but the model was trained on 'CLOSE'" in renamed.stderr
+    strict = rnnkit("forecast", out, str(path), "--set", "data.missing=error")
+    assert strict.returncode == 2 and "CLOSE: missing value" in strict.stderr

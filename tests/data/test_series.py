@@ -39,6 +39,13 @@ def test_long_format_splits_series_by_id_in_order_of_appearance():
     np.testing.assert_array_equal(second.lines, [3, 5])
 
 
+def test_the_time_column_defaults_to_the_first_that_is_not_the_id():
+    text = "shop,day,sales\na,2024-01-01,1\na,2024-01-02,2\n"
+    (series,) = parse_series(text, "s.csv", SeriesColumns(id="shop"))
+    assert (series.time_name, series.target_name) == ("day", "sales")
+    assert series.time[1] == np.datetime64("2024-01-02")
+
+
 def test_offsets_become_utc_and_formats_follow_time_format():
     text = "t,v\n2024-01-01T01:00:00+01:00,1\n2024-01-01T01:00:00Z,2\n"
     (series,) = parse_series(text, "z.csv", SeriesColumns())

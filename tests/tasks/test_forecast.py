@@ -43,9 +43,9 @@ def test_probabilistic_autoregressive_run_reports_intervals_and_forecasts_ordere
     assert np.all(low <= mid) and np.all(mid <= high)
 
 
-def calendar_csv(tmp_path, name, dates):
+def calendar_csv(tmp_path, name, dates, column="value"):
     values = 100 + np.sin(np.arange(len(dates)))
-    lines = ["date,value", *(f"{d},{v:.4f}" for d, v in zip(dates, values, strict=True))]
+    lines = [f"date,{column}", *(f"{d},{v:.4f}" for d, v in zip(dates, values, strict=True))]
     return write(tmp_path, name, "\n".join(lines) + "\n")
 
 
@@ -91,6 +91,18 @@ def test_several_series_are_forecast_each_at_its_own_scale(tmp_path):
         assert history.min() / 3 < np.mean(record["forecast"]) < history.max() * 3
 
 
+def test_a_series_too_short_for_validation_windows_is_noted(tmp_path, capsys):
+    overrides = [*SMALL, "data.context_length=24", "data.horizon=24", "data.valid_fraction=0.005",
+                 "train.max_steps=1"]  # fmt: skip
+    final = train_run(
+        "forecast", ["builtin:load"], tmp_path / "run", live=False, overrides=overrides
+    )
+    assert "valid" not in final and final["test"]["windows"] == 457
+    assert (
+        "no valid windows: each needs 24 earlier rows and 24 valid rows" in capsys.readouterr().out
+    )
+
+
 def test_errors_for_splits_without_windows_and_for_valid_files(tmp_path):
     message = raised(
         lambda: train_run(
@@ -98,7 +110,7 @@ def test_errors_for_splits_without_windows_and_for_valid_files(tmp_path):
             overrides=["data.horizon=600"],
         )
     )  # fmt: skip
-    assert message.startswith("no test windows: each needs 96 earlier rows and 600 test rows")
+    assert message.startswith("builtin:load: no test windows: each needs 96 earlier rows and 600")
     message = raised(
         lambda: train_run(
             "forecast", ["builtin:load"], tmp_path / "b", valid=["builtin:load"], live=False
@@ -117,12 +129,18 @@ def test_a_history_from_another_calendar_or_too_short_is_refused(tmp_path):
         tmp_path,
         "daily.csv",
         np.arange("2024-01-01", "2024-03-01", dtype="datetime64[D]").astype(str),
+        "load",
     )
     assert "its steps are daily, but the model was trained on hourly data" in raised(
         lambda: loaded.task.forecast(loaded.model, str(daily))
     )
+    assert "forecasts column 'value', but the model was trained on 'load'" in raised(
+        lambda: loaded.task.forecast(
+            loaded.model, str(calendar_csv(tmp_path, "v.csv", ["2024-01-01"]))
+        )
+    )
     hours = np.datetime64("2024-01-01T00") + np.arange(10)
-    short = calendar_csv(tmp_path, "short.csv", hours.astype("datetime64[s]").astype(str))
+    short = calendar_csv(tmp_path, "short.csv", hours.astype("datetime64[s]").astype(str), "load")
     assert "has 10 rows; the model reads the last 48" in raised(
         lambda: loaded.task.forecast(loaded.model, str(short))
     )

@@ -110,7 +110,8 @@ def evaluate(
         ),
     ] = None,
 ) -> None:
-    """Evaluate a trained model on new data: perplexity, accuracy, F1, ... as fits the task."""
+    """Evaluate a trained model on new data: perplexity, accuracy, F1, BLEU, or a forecast's
+    errors beside the naive baselines, as fits the task."""
     from rnnkit.cli.tables import print_metrics
     from rnnkit.tasks import load_run
 

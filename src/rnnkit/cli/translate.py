@@ -8,13 +8,13 @@ of hypotheses per input line (tokens, scores and, with ``--attention-plot``, the
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from rnnkit.cli.figures import check_figure_path, save_figure
 from rnnkit.cli.inputs import STDIN, read_input
 from rnnkit.errors import UserError
 
@@ -86,17 +86,11 @@ def translate(
 
 
 def check_plot_path(path: Path, has_attention: object) -> None:
-    """Refuse, before any work, a plot that could not be saved: a model without attention, a
-    folder, a missing parent folder, or a suffix matplotlib cannot write."""
-    from matplotlib.figure import Figure
-
+    """Refuse, before any work, a plot that could not be saved: a model without attention, or a
+    path `check_figure_path` refuses."""
     if has_attention is None:
         raise UserError("this model has no attention to plot (model.attention=none)", path=path)
-    if path.is_dir() or not path.parent.is_dir():
-        raise UserError("not a file in an existing folder", path=path)
-    suffix = path.suffix.lstrip(".").lower()
-    if suffix not in Figure().canvas.get_supported_filetypes():
-        raise UserError("name the plot file .png, .svg or .pdf", path=path)
+    check_figure_path(path)
 
 
 def save_attention_plot(record: dict[str, Any], path: Path) -> None:
@@ -107,8 +101,6 @@ def save_attention_plot(record: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from rnnkit.checkpoint.atomic import write_bytes_atomic
 
     rows = [*record["tokens"], "<eos>"]
     columns = [*record["source_tokens"], "<eos>"]
@@ -121,10 +113,4 @@ def save_attention_plot(record: dict[str, Any], path: Path) -> None:
     axes.set_ylabel("translation")
     figure.colorbar(image, ax=axes, fraction=0.05)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=path.suffix.lstrip(".").lower())
-    plt.close(figure)
-    try:
-        write_bytes_atomic(path, buffer.getvalue())
-    except OSError as error:
-        raise UserError(f"cannot write the plot: {error.strerror}", path=path) from None
+    save_figure(figure, path)

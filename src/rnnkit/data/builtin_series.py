@@ -31,7 +31,9 @@ def _load() -> list[Series]:
         + rng.normal(0, 1, len(t))
     )
     time = np.datetime64("2024-01-01T00:00:00") + t.astype("timedelta64[h]")
-    return [_series("load", time.astype("datetime64[s]"), values, np.zeros((len(t), 0)))]
+    return [
+        _series("load", "load", time.astype("datetime64[s]"), values, np.zeros((len(t), 0)), "load")
+    ]
 
 
 def _shops() -> list[Series]:
@@ -50,13 +52,16 @@ def _shops() -> list[Series]:
         price = 1 + 0.1 * np.sin(2 * np.pi * days / 91) + rng.normal(0, 0.01, len(days))
         noise = rng.lognormal(0, 0.05, len(days))
         values = level * week * year * noise / price
-        series.append(_series(name, time, values, price[:, None]))
+        series.append(_series("shops", name, time, values, price[:, None], "sales"))
     return series
 
 
-def _series(key: str, time: np.ndarray, values: np.ndarray, covariates: np.ndarray) -> Series:
+def _series(
+    name: str, key: str, time: np.ndarray, values: np.ndarray, covariates: np.ndarray, target: str
+) -> Series:
+    """Series ``key`` of the set ``builtin:NAME``, its values called ``target``."""
     lines = np.arange(2, len(values) + 2)
-    return Series(key, time, values, covariates, lines, source=PREFIX + key)
+    return Series(key, time, values, covariates, lines, PREFIX + name, "time", target)
 
 
 BUILTIN_SERIES = {"load": _load, "shops": _shops}

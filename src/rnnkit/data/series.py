@@ -36,7 +36,8 @@ MISSING_MARKS = frozenset({"", "na", "nan", "null", "none", "."})
 @dataclass
 class Series:
     """One series: ``time`` (T,) datetime64[s], ``values`` (T,) float64 target, ``covariates``
-    (T, C) float64 past covariates, and ``lines`` (T,) the file line of each step."""
+    (T, C) float64 past covariates, and ``lines`` (T,) the file line of each step; ``source``
+    the file it came from, ``time_name`` and ``target_name`` the columns read."""
 
     id: str
     time: np.ndarray
@@ -44,6 +45,8 @@ class Series:
     covariates: np.ndarray
     lines: np.ndarray
     source: str = ""
+    time_name: str = "time"
+    target_name: str = "value"
 
     def __len__(self) -> int:
         return len(self.values)
@@ -52,7 +55,8 @@ class Series:
 @dataclass(frozen=True)
 class SeriesColumns:
     """Which columns hold what (the ``data.*`` keys of a forecasting run). ``time`` None is the
-    first column; ``target`` None is the only value column, when there is one."""
+    first column (the second, when the first is the id); ``target`` None is the only value
+    column, when there is one."""
 
     time: str | None = None
     target: str | None = None
@@ -107,7 +111,10 @@ def parse_series(text: str, name: str, columns: SeriesColumns) -> list[Series]:
     if not by_id:
         raise UserError("has a header but no rows", path=name)
     names = [header[p] for p in positions.values]
-    return [_finish(key, rows, names, columns, name) for key, rows in by_id.items()]
+    series = [_finish(key, rows, names, columns, name) for key, rows in by_id.items()]
+    for s in series:
+        s.time_name, s.target_name = header[positions.time], names[0]
+    return series
 
 
 @dataclass(frozen=True)
@@ -132,8 +139,8 @@ def _column_positions(header: list[str], columns: SeriesColumns, name: str) -> _
             )
         return header.index(column)
 
-    time = position(columns.time, "data.time_column") if columns.time else 0
     key = position(columns.id, "data.id_column") if columns.id else None
+    time = position(columns.time, "data.time_column") if columns.time else int(key == 0)
     taken = {time, key}
     target = columns.target
     if target is None:

@@ -60,6 +60,7 @@ class Forecasting(Task):
         super().__init__(config)
         self.frequency: Frequency | None = None
         self.frequency_name = ""  # of the training data, for a run loaded for inference
+        self.target_name = ""  # the column forecast, as the training data named it
         self.features: list[str] = []
         self.season = 1
         self.covariates = 0
@@ -107,6 +108,7 @@ class Forecasting(Task):
                 "and data.test_end (row counts or dates)"
             )
         self.series = self.read(sources.train)
+        self.target_name = self.series[0].target_name
         self._fit_calendar(self.series)
         if saved is not None:
             self.load_assets(saved)
@@ -173,12 +175,15 @@ class Forecasting(Task):
             found = arrays.windows(rows, split, first, data.horizon, stride)
             if len(found):
                 windows[split] = found
-            elif split != "valid":
-                raise UserError(
-                    f"no {split} windows: each needs {first} earlier rows and {data.horizon} "
-                    f"{split} rows (series of {', '.join(str(len(s)) for s in series)} rows; "
-                    "check data.context_length, data.horizon and the split)"
-                )
+                continue
+            problem = (
+                f"no {split} windows: each needs {first} earlier rows and {data.horizon} {split} "
+                f"rows (series of {', '.join(str(len(s)) for s in series)} rows; check "
+                "data.context_length, data.horizon and the split)"
+            )
+            if split != "valid":
+                raise UserError(problem, path=series[0].source if len(series) == 1 else None)
+            self.notes.append(problem.replace(")", "); the last model is kept", 1))
         return arrays, windows
 
     # --- run assets --------------------------------------------------------------------------
@@ -189,6 +194,7 @@ class Forecasting(Task):
             "features": self.features,
             "season": self.season,
             "covariates": self.covariates,
+            "target": self.target_name,
             "series": {key: scaling.to_json() for key, scaling in self.scalings.items()},
         }
         return {SERIES_ASSET: json.dumps(info, indent=1)}
@@ -196,7 +202,7 @@ class Forecasting(Task):
     def load_assets(self, checkpoint: LoadedCheckpoint) -> None:
         info = json.loads(checkpoint.read_text(SERIES_ASSET))
         self.features, self.season = info["features"], info["season"]
-        self.covariates = info["covariates"]
+        self.covariates, self.target_name = info["covariates"], info["target"]
         self.frequency_name = info["frequency"]
         self.scalings = {k: SeriesScaling.from_json(v) for k, v in info["series"].items()}
 
@@ -221,12 +227,13 @@ class Forecasting(Task):
         assert self.frequency is not None
         data = self.config.data
         counts = ", ".join(f"{split} {len(w):,}" for split, w in self.windows.items())
-        lines = [
-            f"{describe_series(self.series)}, {self.frequency.name}, season {self.season}; "
-            f"windows of {data.context_length} -> {data.horizon} steps: {counts}",
-            *self.notes,
-        ]
-        return "\n".join(lines)
+        return "\n".join(
+            [
+                *self.notes,
+                f"{describe_series(self.series)}, {self.frequency.name}, season {self.season}; "
+                f"windows of {data.context_length} -> {data.horizon} steps: {counts}",
+            ]
+        )
 
     # --- training ----------------------------------------------------------------------------
     def train_batches(self, epoch: int, shard: int, num_shards: int) -> Batches:
@@ -282,11 +289,17 @@ class Forecasting(Task):
         """The next ``data.horizon`` steps after the end of each series of ``source`` (a file,
         ``builtin:NAME``, or a name for ``text`` read from stdin): one JSON-ready record per
         series with its future ``time``, ``forecast`` and, when probabilistic, ``quantiles``;
-        ``history`` holds the context it read. A series the run was trained on is scaled as in
-        training; another by its own statistics."""
+        ``history`` holds the context it read. A series the run was trained on (the same id, and
+        the same target column) is scaled as in training; another by its own history."""
         series = (
             self.read([source]) if text is None else parse_series(text, source, self._columns())
         )
+        if series[0].target_name != self.target_name:
+            raise UserError(
+                f"forecasts column {series[0].target_name!r}, but the model was trained on "
+                f"{self.target_name!r}; set data.target to it",
+                path=source,
+            )
         frequency = infer_frequency(max(series, key=len).time)
         if self.frequency_name and frequency.name != self.frequency_name:
             raise UserError(
@@ -321,6 +334,8 @@ class Forecasting(Task):
         history = slice(len(series) - data.context_length, len(series))
         return {
             "id": series.id,
+            "time_column": series.time_name,
+            "target": series.target_name,
             "time": format_times(future),
             "forecast": result.point[0].tolist(),
             "quantiles": {f"{q:g}": v[0].tolist() for q, v in result.quantiles.items()},

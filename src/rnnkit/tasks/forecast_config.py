@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from rnnkit.data.series import MissingPolicy
 from rnnkit.data.series_windows import Transform
@@ -38,6 +38,18 @@ class ForecastModelConfig(ConfigModel):
     loss: PointLoss = Field(default="mse", description="Loss of point output: mse or mae.")
 
 
+def comma_list(value: Any) -> Any:
+    """``"a,b"`` (as ``--set data.covariates=a,b`` gives it) -> ``["a", "b"]``."""
+    return (
+        [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, str)
+        else value
+    )
+
+
+Names = Annotated[list[str], BeforeValidator(comma_list)]
+
+
 class ForecastDataConfig(ConfigModel):
     """The series, its windows and its split: the ``data.*`` keys."""
 
@@ -48,10 +60,10 @@ class ForecastDataConfig(ConfigModel):
     id_column: str | None = Field(
         default=None, description="Series id column, for several series in long format."
     )
-    covariates: list[str] = Field(
+    covariates: Names = Field(
         default_factory=list, description="Past covariate columns, read over the context."
     )
-    time_features: list[str] | None = Field(
+    time_features: Names | None = Field(
         default=None,
         description="Known-future calendar features among hour, weekday, month (null: chosen "
         "by the frequency; []: none).",
