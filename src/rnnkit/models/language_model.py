@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.models.embedding import output_layer
+from rnnkit.models.lm_regularisers import LockedDropout, activation_penalty, embedding_dropout
 from rnnkit.models.recurrent import build_recurrent
 
 State = Tensor | tuple[Tensor, ...]
@@ -42,6 +43,13 @@ class LanguageModel(nn.Module):
             output weights U(-r, r) and the output bias 0, the rest torch's (PyTorch's
             word_language_model example, r = 0.1).
         init_range: ``r``.
+        embedding_dropout: drop whole word types with this probability (AWD-LSTM's embedding
+            dropout, `rnnkit.models.lm_regularisers`).
+        locked_dropout: the dropout on the embeddings and before the output layer uses one mask
+            per sequence for all its steps (variational); between the layers it stays the
+            layer's own.
+        ar, tar: weights α, β of activation and temporal activation regularisation, returned by
+            ``forward(..., penalty=True)``.
 
     Shapes: ``forward(tokens (N, L), state) -> (logits (N, L, V), state)``; the state is the
     recurrent layer's (``(h, c)`` of ``(num_layers, N, H)`` for an LSTM).
@@ -62,8 +70,13 @@ class LanguageModel(nn.Module):
         never_emit: Sequence[int] = (),
         init: str = "torch",
         init_range: float = 0.1,
+        embedding_dropout: float = 0.0,
+        locked_dropout: bool = False,
+        ar: float = 0.0,
+        tar: float = 0.0,
     ) -> None:
         super().__init__()
+        self.embedding_dropout, self.ar, self.tar = embedding_dropout, ar, tar
         self.never_emit = list(never_emit)
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.rnn = build_recurrent(
@@ -75,7 +88,7 @@ class LanguageModel(nn.Module):
             layer_norm=layer_norm,
             forget_bias=forget_bias,
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = LockedDropout(dropout) if locked_dropout else nn.Dropout(dropout)
         self.projection, self.output = output_layer(
             self.rnn.out_features, self.embedding, tie=tie_weights
         )
@@ -94,14 +107,19 @@ class LanguageModel(nn.Module):
         elif scheme != "torch":
             raise ValueError(f"init must be torch, uniform or embedding_output, not {scheme!r}")
 
-    def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """Next-token logits ``(N, L, V)`` for ``tokens`` ``(N, L)``, and the final state."""
-        x = self.dropout(self.embedding(tokens))  # (N, L, E)
-        hidden, state = self.rnn(x, state)  # (N, L, H)
-        hidden = self.dropout(hidden)
-        if self.projection is not None:
-            hidden = self.projection(hidden)  # (N, L, E)
-        return self.output(hidden), state
+    def forward(
+        self, tokens: Tensor, state: State | None = None, *, penalty: bool = False
+    ) -> tuple[Tensor, State] | tuple[Tensor, State, Tensor]:
+        """Next-token logits ``(N, L, V)`` for ``tokens`` ``(N, L)``, and the final state; with
+        ``penalty``, also the AR / TAR penalty (a scalar) of this pass."""
+        x = embedding_dropout(self.embedding, tokens, self.embedding_dropout, self.training)
+        hidden, state = self.rnn(self.dropout(x), state)  # (N, L, H)
+        dropped = self.dropout(hidden)
+        projected = dropped if self.projection is None else self.projection(dropped)  # (N, L, E)
+        logits = self.output(projected)
+        if penalty:
+            return logits, state, activation_penalty(dropped, hidden, self.ar, self.tar)
+        return logits, state
 
     # --- the step-wise decoding interface ------------------------------------------------
     def init_state(self, batch_size: int) -> State:
@@ -110,7 +128,7 @@ class LanguageModel(nn.Module):
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """Log-probabilities ``(N, V)`` of the token after ``tokens`` ``(N,)``, and the state."""
-        logits, state = self(tokens.unsqueeze(1), state)
+        logits, state = self.forward(tokens.unsqueeze(1), state)[:2]
         log_probs = F.log_softmax(logits.squeeze(1).float(), dim=-1)  # (N, V)
         if self.never_emit:
             log_probs[:, self.never_emit] = float("-inf")

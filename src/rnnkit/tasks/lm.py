@@ -42,7 +42,14 @@ from rnnkit.data.tokenizers import (
 from rnnkit.errors import UserError
 from rnnkit.models.language_model import LanguageModel, State
 from rnnkit.models.recurrent import CellName
-from rnnkit.train.config import ConfigModel, PositiveFloat, PositiveInt, Rate, RunConfig
+from rnnkit.train.config import (
+    ConfigModel,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    Rate,
+    RunConfig,
+)
 from rnnkit.train.task import DataSources, Task
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -68,6 +75,19 @@ class LMModelConfig(ConfigModel):
         "and output U(-r, r) (PyTorch's word_language_model).",
     )
     init_range: PositiveFloat = Field(default=0.1, description="r of model.init.")
+    embedding_dropout: Rate = Field(
+        default=0.0, description="Drop whole word types from the embedding (AWD-LSTM)."
+    )
+    locked_dropout: bool = Field(
+        default=False,
+        description="One dropout mask per sequence on the embeddings and outputs (variational).",
+    )
+    ar: NonNegativeFloat = Field(
+        default=0.0, description="Activation regularisation weight α (AWD-LSTM: 2)."
+    )
+    tar: NonNegativeFloat = Field(
+        default=0.0, description="Temporal activation regularisation weight β (AWD-LSTM: 1)."
+    )
 
 
 class LMDataConfig(ConfigModel):
@@ -170,6 +190,10 @@ class LanguageModelling(Task):
             never_emit=(self.tokenizer.pad_id, self.tokenizer.bos_id),
             init=m.init,
             init_range=m.init_range,
+            embedding_dropout=m.embedding_dropout,
+            locked_dropout=m.locked_dropout,
+            ar=m.ar,
+            tar=m.tar,
         )
 
     def summary(self) -> str:
@@ -188,9 +212,13 @@ class LanguageModelling(Task):
         self, model: nn.Module, batch: tuple[Tensor, Tensor], carry: State | None
     ) -> tuple[Tensor, int, State]:
         inputs, targets = batch  # (N, L) each
-        logits, state = model(inputs, carry)  # (N, L, V)
+        m = self.config.model
+        if m.ar or m.tar:
+            logits, state, penalty = model(inputs, carry, penalty=True)  # (N, L, V)
+        else:
+            (logits, state), penalty = model(inputs, carry), 0.0
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
-        return loss, targets.numel(), state
+        return loss + penalty, targets.numel(), state
 
     def detach_carry(self, carry: State | None) -> State | None:
         return None if carry is None else LanguageModel.detach_state(carry)
