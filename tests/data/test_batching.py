@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnkit.data import batching
-from rnnkit.data.batching import StreamBatches, split_train_valid
+from rnnkit.data.batching import StreamBatches, split_train_valid, variable_windows
 from rnnkit.errors import UserError
 
 
@@ -137,3 +137,18 @@ def test_split_train_valid_cuts_after_a_line_break_or_else_a_space() -> None:
             split_train_valid(lines, fraction)
     with pytest.raises(UserError, match="too short"):
         split_train_valid("a", 0.1)
+
+
+def test_variable_windows_cover_the_streams_without_losing_a_token():
+    ids = list(range(2001))
+    windows = variable_windows(bptt=35, total=1000, seed=3, epoch=0)
+    assert windows == variable_windows(bptt=35, total=1000, seed=3, epoch=0)
+    assert windows != variable_windows(bptt=35, total=1000, seed=3, epoch=1)
+    assert min(windows) >= 5 and sum(windows) >= 1000
+    assert 28 < sum(windows) / len(windows) < 37  # N(35, 5), one in 20 around 17.5
+    fixed = StreamBatches(ids, batch_size=2, bptt=35)
+    varied = StreamBatches(ids, batch_size=2, bptt=35, windows=windows)
+    joined = [torch.cat([x for x, _ in batches], dim=1) for batches in (fixed, varied)]
+    assert torch.equal(joined[0], joined[1])  # the same stream, cut elsewhere
+    lengths = [x.shape[1] for x, _ in varied]
+    assert lengths[:-1] == windows[: len(lengths) - 1] and len(varied) == len(lengths)

@@ -7,9 +7,9 @@ state from one batch to the next.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 
 from rnnkit.errors import UserError
@@ -26,9 +26,9 @@ class StreamBatches:
     disjoint inputs, and every shard yields the same number of batches.
 
     Iterating yields ``(inputs, targets)``, both ``LongTensor`` of shape ``(batch_size, L)``
-    with ``L = bptt`` (the last batch may be shorter). Batch ``i`` covers steps
-    ``i*bptt .. i*bptt + L - 1`` of every stream, continuing where batch ``i - 1`` stopped.
-    Nothing is random; every epoch yields the same batches.
+    with ``L = bptt`` (the last batch may be shorter), each batch continuing where the one
+    before stopped. Nothing is random; every epoch yields the same batches — unless
+    ``windows`` gives the length of each batch in turn (`variable_windows`).
 
     Args:
         ids: the token ids of the whole corpus, shape ``(N,)``.
@@ -36,6 +36,8 @@ class StreamBatches:
         bptt: steps per batch (the truncation length of backpropagation through time).
         num_shards: number of distributed ranks sharing the corpus.
         shard: this rank, ``0 <= shard < num_shards``.
+        windows: the steps of each batch in turn (they may sum past ``T``: the last is cut);
+            None: ``bptt`` each.
 
     >>> batches = StreamBatches(list(range(11)), batch_size=2, bptt=3)
     >>> [x.tolist() for x, _ in batches]
@@ -50,6 +52,7 @@ class StreamBatches:
         *,
         num_shards: int = 1,
         shard: int = 0,
+        windows: Sequence[int] | None = None,
     ) -> None:
         if batch_size < 1:
             raise UserError(f"batch_size must be at least 1, got {batch_size}")
@@ -73,6 +76,7 @@ class StreamBatches:
         self._targets = flat[1 : used + 1].reshape(num_streams, steps)[rows]  # (B, T)
         self.batch_size = batch_size
         self.bptt = bptt
+        self.starts = _window_starts(self.stream_length, bptt, windows)
 
     @property
     def stream_length(self) -> int:
@@ -85,12 +89,34 @@ class StreamBatches:
         return self._inputs.numel()
 
     def __len__(self) -> int:
-        return math.ceil(self.stream_length / self.bptt)
+        return len(self.starts) - 1
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for start in range(0, self.stream_length, self.bptt):
-            window = slice(start, start + self.bptt)
+        for start, stop in zip(self.starts[:-1], self.starts[1:], strict=True):
+            window = slice(start, stop)
             yield self._inputs[:, window].contiguous(), self._targets[:, window].contiguous()
+
+
+def _window_starts(total: int, bptt: int, windows: Sequence[int] | None) -> list[int]:
+    """Where each batch starts along the streams, and ``total`` at the end."""
+    starts = [0]
+    lengths = iter(windows) if windows is not None else None
+    while starts[-1] < total:
+        step = next(lengths, bptt) if lengths is not None else bptt
+        starts.append(min(starts[-1] + max(step, 1), total))
+    return starts
+
+
+def variable_windows(bptt: int, total: int, seed: int, epoch: int) -> list[int]:
+    """Random BPTT lengths covering ``total`` steps, as AWD-LSTM draws them (Merity et al.
+    2018): a base of ``bptt`` (probability 0.95) or ``bptt / 2``, then ``N(base, 5)``, at
+    least 5 steps; the same for every shard, a fresh draw every ``epoch``."""
+    rng = np.random.default_rng([seed, epoch, 7])
+    lengths: list[int] = []
+    while sum(lengths) < total:
+        base = bptt if rng.random() < 0.95 else bptt / 2
+        lengths.append(max(5, round(rng.normal(base, 5))))
+    return lengths
 
 
 def split_train_valid(text: str, valid_fraction: float = 0.1) -> tuple[str, str]:

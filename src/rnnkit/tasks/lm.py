@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from rnnkit import decode
 from rnnkit.checkpoint import LoadedCheckpoint
-from rnnkit.data.batching import StreamBatches, split_train_valid
+from rnnkit.data.batching import StreamBatches, split_train_valid, variable_windows
 from rnnkit.data.builtin import builtin_text, is_builtin
 from rnnkit.data.readers import read_text
 from rnnkit.data.tokenizers import (
@@ -49,6 +49,7 @@ from rnnkit.train.config import (
     PositiveInt,
     Rate,
     RunConfig,
+    TrainConfig,
 )
 from rnnkit.train.task import DataSources, Task
 
@@ -106,10 +107,21 @@ class LMDataConfig(ConfigModel):
     )
 
 
+class LMTrainConfig(TrainConfig):
+    """Training: the ``train.*`` keys, with the language model's own."""
+
+    variable_bptt: bool = Field(
+        default=False,
+        description="Draw each batch's BPTT length around train.bptt (AWD-LSTM): N(bptt, 5), "
+        "or N(bptt/2, 5) one time in 20, at least 5.",
+    )
+
+
 class LMConfig(RunConfig):
     """The config of a language-modelling run."""
 
     task: Literal["lm"] = "lm"
+    train: LMTrainConfig = Field(default_factory=LMTrainConfig, description="How to train.")
     model: LMModelConfig = Field(default_factory=LMModelConfig, description="The model.")
     data: LMDataConfig = Field(default_factory=LMDataConfig, description="The data.")
 
@@ -204,8 +216,13 @@ class LanguageModelling(Task):
     # --- training ------------------------------------------------------------------------
     def train_batches(self, epoch: int, shard: int, num_shards: int) -> StreamBatches:
         train = self.config.train
+        ids = self.data["train"]
+        windows = None
+        if train.variable_bptt:
+            steps = (len(ids) - 1) // (train.batch_size * num_shards)
+            windows = variable_windows(train.bptt, steps, train.seed, epoch)
         return StreamBatches(
-            self.data["train"], train.batch_size, train.bptt, num_shards=num_shards, shard=shard
+            ids, train.batch_size, train.bptt, num_shards=num_shards, shard=shard, windows=windows
         )
 
     def loss(
