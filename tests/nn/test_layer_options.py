@@ -150,7 +150,7 @@ def test_bad_input_names_the_expected_shape(call, message):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(hidden_size=0), "hidden_size must be an integer >= 1"),
     (dict(num_layers=1.5), "num_layers must be an integer"),
-    (dict(dropout=1.0), r"dropout must be a probability in \[0, 1\)"),
+    (dict(dropout=1.5), r"dropout should be a number in range \[0, 1\]"),
     (dict(zoneout=-0.1), "zoneout must be a probability"),
 ])  # fmt: skip
 def test_bad_arguments_are_refused(kwargs, message):

@@ -10,12 +10,14 @@ them over whole, variable-length batches.
 * `native` — the native path: torch's own kernels run on rnnkit's parameters;
 * `time_loop` — the loop path: a cell's step through time, with recurrent dropout and zoneout;
 * `scan` — the parallel scan of minGRU / minLSTM;
-* `padding` — time-major padded batches, lengths, masks and packing.
+* `padding` — time-major padded batches, lengths, masks and packing;
+* `errors` — the exception classes, each also the class torch raises for the same mistake.
 
 Imports point inward only: nothing here imports another rnnkit package.
 """
 
 from rnnkit.nn.cells import GRUCell, JordanCell, LSTMCell, MinGRUCell, MinLSTMCell, RNNCell
+from rnnkit.nn.errors import ArgumentTypeError, ShapeError
 from rnnkit.nn.layers import GRU, LSTM, RNN, JordanRNN, MinGRU, MinLSTM
 from rnnkit.nn.recurrent_cell import RecurrentCell
 from rnnkit.nn.recurrent_layer import RecurrentLayer
@@ -24,6 +26,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "ArgumentTypeError",
     "GRUCell",
     "JordanCell",
     "JordanRNN",
@@ -35,4 +38,5 @@ __all__ = [
     "RNNCell",
     "RecurrentCell",
     "RecurrentLayer",
+    "ShapeError",
 ]

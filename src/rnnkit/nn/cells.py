@@ -79,7 +79,7 @@ class RNNCell(RecurrentCell):
     ) -> None:
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        self.nonlinearity = nonlinearity
+        self.nonlinearity, self.layer_norm = nonlinearity, layer_norm
         self.activation = activation(nonlinearity)
         shapes = self.shapes(input_size, hidden_size, bias, layer_norm=layer_norm)
         self._register(shapes, device, dtype)
@@ -170,7 +170,9 @@ class LSTMCell(RecurrentCell):
     ) -> None:
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        self.proj_size = proj_size
+        self.proj_size, self.peephole, self.layer_norm = proj_size, peephole, layer_norm
+        self.forget_bias = forget_bias
+        self._check_forget_bias()
         shapes = self.shapes(
             input_size,
             hidden_size,
@@ -180,7 +182,6 @@ class LSTMCell(RecurrentCell):
             proj_size=proj_size,
         )
         self._register(shapes, device, dtype)
-        self.forget_bias = forget_bias
         self.reset_parameters()
 
     @staticmethod
@@ -293,6 +294,7 @@ class GRUCell(RecurrentCell):
     ) -> None:
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.layer_norm = layer_norm
         shapes = self.shapes(input_size, hidden_size, bias, layer_norm=layer_norm)
         self._register(shapes, device, dtype)
         self.reset_parameters()
@@ -501,6 +503,7 @@ class MinLSTMCell(RecurrentCell):
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         self.forget_bias = forget_bias
+        self._check_forget_bias()
         shapes = self.shapes(input_size, hidden_size, bias)
         self._register(shapes, device, dtype)
         self.reset_parameters()

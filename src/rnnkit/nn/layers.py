@@ -21,6 +21,15 @@ from rnnkit.nn.recurrent_layer import RecurrentLayer
 from rnnkit.nn.scan import min_gru_coefficients, min_lstm_coefficients, parallel_scan
 
 
+def _refuse_projection(proj_size: int) -> None:
+    """torch's ValueError for a projection outside LSTM; ``proj_size`` stays 0 (the attribute
+    torch's GRU and RNN have too)."""
+    if proj_size != 0:
+        raise ValueError(
+            f"proj_size argument is only supported for LSTM, not RNN or GRU (got {proj_size!r})"
+        )
+
+
 class LSTM(RecurrentLayer):
     r"""A multi-layer LSTM over whole sequences; `torch.nn.LSTM` plus the options torch lacks.
 
@@ -132,7 +141,8 @@ class LSTM(RecurrentLayer):
 
 class GRU(RecurrentLayer):
     r"""A multi-layer GRU; `torch.nn.GRU` plus ``layer_norm``, ``recurrent_dropout``,
-    ``zoneout`` and ``backend``, as described in `LSTM`.
+    ``zoneout`` and ``backend``, as described in `LSTM`. ``proj_size`` is there for torch's
+    sake: anything but 0 is a ValueError, as in torch.
 
     Runs `rnnkit.GRUCell` (equations there; torch's variant of Cho et al. 2014). Inputs
     ``input, h_0, lengths``; outputs ``output (L, N, D * H)``, ``h_n (D * num_layers, N, H)``.
@@ -155,11 +165,13 @@ class GRU(RecurrentLayer):
         device: Device = None,
         dtype: torch.dtype | None = None,
         *,
+        proj_size: int = 0,
         layer_norm: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
         backend: str = "auto",
     ) -> None:
+        _refuse_projection(proj_size)
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             recurrent_dropout=recurrent_dropout, zoneout=zoneout, backend=backend,
@@ -181,7 +193,8 @@ class GRU(RecurrentLayer):
 
 class RNN(RecurrentLayer):
     r"""A multi-layer Elman RNN; `torch.nn.RNN` plus ``layer_norm``, ``recurrent_dropout``,
-    ``zoneout`` and ``backend``, as described in `LSTM`.
+    ``zoneout`` and ``backend``, as described in `LSTM`. ``proj_size`` other than 0 is a
+    ValueError, as in torch.
 
     Runs `rnnkit.RNNCell`, ``h_t = φ(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` with
     ``nonlinearity`` φ ``'tanh'`` or ``'relu'``. Inputs ``input, h_0, lengths``; outputs
@@ -205,11 +218,13 @@ class RNN(RecurrentLayer):
         device: Device = None,
         dtype: torch.dtype | None = None,
         *,
+        proj_size: int = 0,
         layer_norm: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
         backend: str = "auto",
     ) -> None:
+        _refuse_projection(proj_size)
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             recurrent_dropout=recurrent_dropout, zoneout=zoneout, backend=backend,

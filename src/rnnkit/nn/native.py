@@ -8,6 +8,7 @@ rnnkit's too (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,3 +95,59 @@ def run_native(
         return output, _select(tuple(result[1:]), input.unsorted_indices)
     result = kernel(input, *args, config.bidirectional, False)
     return result[0], tuple(result[1:])
+
+
+def _probe_weights(config: NativeConfig, dtype: torch.dtype, device: torch.device) -> list[Tensor]:
+    """One layer's weights for a 1-feature input and hidden size 2, in torch's order."""
+    gates = {"LSTM": 4, "GRU": 3}.get(config.mode, 1) * 2
+    recurrent = 1 if config.proj_size else 2
+    shapes: list[tuple[int, ...]] = [(gates, 1), (gates, recurrent)]
+    shapes += [(gates,), (gates,)] if config.bias else []
+    shapes += [(1, 2)] if config.proj_size else []
+    return [torch.zeros(shape, dtype=dtype, device=device) for shape in shapes]
+
+
+@functools.lru_cache(maxsize=64)
+def _autocast_dtypes(
+    config: NativeConfig,
+    device: torch.device,
+    input_dtype: torch.dtype,
+    weight_dtype: torch.dtype,
+    autocast_dtype: torch.dtype,
+) -> tuple[torch.dtype, ...]:
+    """The dtypes of torch's results (output, then each state part) under the active autocast,
+    found by running its kernel on one step of a one-sequence batch. ``autocast_dtype`` is
+    part of the cache key only."""
+    del autocast_dtype
+    probe = NativeConfig(config.mode, config.bias, 1, 0.0, False, 1 if config.proj_size else 0)
+    state_sizes = (1 if config.proj_size else 2, 2)[: 2 if config.mode == "LSTM" else 1]
+    state = tuple(
+        torch.zeros(1, 1, size, dtype=weight_dtype, device=device) for size in state_sizes
+    )
+    x = torch.zeros(1, 1, 1, dtype=input_dtype, device=device)
+    with torch.no_grad():
+        output, final = run_native(
+            probe, x, state, _probe_weights(probe, weight_dtype, device), False
+        )
+    assert isinstance(output, Tensor)
+    return (output.dtype, *(part.dtype for part in final))
+
+
+def autocast_dtypes(
+    config: NativeConfig, input: Tensor, weight: Tensor
+) -> tuple[torch.dtype, ...] | None:
+    """What dtypes torch's kernel would return for ``config`` on ``input`` (output, then each
+    state part) when autocast is on for the input's device; None when it is off.
+
+    Under autocast torch's kernels return what their autocast policy makes of them (an LSTM
+    bf16 throughout, a GRU float32); a time loop of the same math may return another mix."""
+    device_type = input.device.type
+    if not torch.is_autocast_enabled(device_type):
+        return None
+    return _autocast_dtypes(
+        config,
+        input.device,
+        input.dtype,
+        weight.dtype,
+        torch.get_autocast_dtype(device_type),
+    )

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from rnnkit.nn.errors import ShapeError
 
 State = tuple[Tensor, ...]
 Device = torch.device | str | None
@@ -145,7 +147,13 @@ class RecurrentCell(nn.Module):
 
     input_size: int
     hidden_size: int
+    bias: bool
+    nonlinearity: str = "tanh"  # the Elman and Jordan cells set their own
     forget_bias: float | None = None
+    # rnnkit's options, printed after torch's arguments when they differ from these defaults
+    REPR_EXTRAS: ClassVar[dict[str, Any]] = dict(
+        output_size=None, proj_size=0, layer_norm=False, peephole=False, forget_bias=None
+    )
 
     def _register(self, shapes: Shapes, device: Device, dtype: torch.dtype | None) -> None:
         """Create the parameters in ``shapes`` (in that order); without biases, ``bias_ih`` and
@@ -162,6 +170,25 @@ class RecurrentCell(nn.Module):
         """This cell's parameters as a `CellWeights`."""
         present = {name: p for name, p in self.named_parameters(recurse=False)}
         return CellWeights(**present)
+
+    def _check_forget_bias(self) -> None:
+        """``forget_bias`` needs a bias to initialise (ValueError otherwise)."""
+        if self.forget_bias is not None and not self.bias:
+            raise ValueError("forget_bias needs bias=True: it initialises the forget-gate bias")
+
+    def extra_repr(self) -> str:
+        """torch's ``input_size, hidden_size[, bias=False][, nonlinearity=relu]``, then the
+        rnnkit options that are set."""
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            text += f", bias={self.bias}"
+        if self.nonlinearity != "tanh":
+            text += f", nonlinearity={self.nonlinearity}"
+        for name, default in self.REPR_EXTRAS.items():
+            value = getattr(self, name, default)
+            if value != default:
+                text += f", {name}={value!r}"
+        return text
 
     def reset_parameters(self) -> None:
         """torch's initialisation (see `reset_weights`), then ``forget_bias`` if given."""
@@ -206,10 +233,10 @@ class RecurrentCell(nn.Module):
             return tuple(x.new_zeros(batch, size) for size in sizes)
         parts = (hx,) if isinstance(hx, Tensor) else tuple(hx)
         if len(parts) != len(sizes):
-            raise ValueError(f"{type(self).__name__}: expected hx with {len(sizes)} tensors")
+            raise ShapeError(f"{type(self).__name__}: expected hx with {len(sizes)} tensors")
         for part, size in zip(parts, sizes, strict=True):
             if part.shape != (batch, size):
-                raise ValueError(
+                raise ShapeError(
                     f"{type(self).__name__}: expected hx of shape {(batch, size)}, "
                     f"got {tuple(part.shape)}"
                 )
@@ -219,7 +246,7 @@ class RecurrentCell(nn.Module):
         self, input: Tensor, hx: Tensor | tuple[Tensor, ...] | None = None
     ) -> Tensor | tuple[Tensor, ...]:
         if input.dim() not in (1, 2) or input.shape[-1] != self.input_size:
-            raise ValueError(
+            raise ShapeError(
                 f"{type(self).__name__}: expected input of shape (N, {self.input_size}) or "
                 f"({self.input_size},), got {tuple(input.shape)}"
             )

@@ -16,6 +16,7 @@ torch has one, which native kernel runs it.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any, ClassVar
 
@@ -24,7 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.nn.native import NativeConfig, run_native, transform_without_rule
+from rnnkit.nn.errors import ArgumentTypeError, ShapeError
+from rnnkit.nn.native import NativeConfig, autocast_dtypes, run_native, transform_without_rule
 from rnnkit.nn.native_padding import run_native_padded, runs_padded
 from rnnkit.nn.padding import Padding, check_lengths, pack_like, reverse_time, unpack
 from rnnkit.nn.recurrent_cell import (
@@ -53,6 +55,7 @@ class RecurrentLayer(nn.Module):
     """Base of the layers in `rnnkit.nn.layers`; see `rnnkit.nn.layers.LSTM` for the arguments."""
 
     cell: ClassVar[type[RecurrentCell]]
+    proj_size: int = 0  # torch's attribute; only `rnnkit.nn.layers.LSTM` sets another
 
     def __init__(
         self,
@@ -70,34 +73,18 @@ class RecurrentLayer(nn.Module):
         forget_bias: float | None = None,
     ) -> None:
         super().__init__()
-        _check_size("input_size", input_size, minimum=1)
-        _check_size("hidden_size", hidden_size, minimum=1)
-        _check_size("num_layers", num_layers, minimum=1)
-        for name, p in (
-            ("dropout", dropout),
-            ("recurrent_dropout", recurrent_dropout),
-            ("zoneout", zoneout),
-        ):
-            if not (isinstance(p, int | float) and 0 <= p < 1):
+        _check_arguments(input_size, hidden_size, num_layers, bias, batch_first)
+        _check_dropout(dropout, num_layers)
+        for name, p in (("recurrent_dropout", recurrent_dropout), ("zoneout", zoneout)):
+            if not (isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p < 1):
                 raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
-        if backend in DEPRECATED_BACKENDS:
-            warnings.warn(
-                f"backend={backend!r} is now called {DEPRECATED_BACKENDS[backend]!r}",
-                DeprecationWarning,
-                stacklevel=3,
-            )
-            backend = DEPRECATED_BACKENDS[backend]
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        backend = _check_backend(backend)
         if forget_bias is not None and self.cell.forget_gate(hidden_size) is None:
             raise ValueError(
                 f"{type(self).__name__} has no forget gate; forget_bias does not apply"
             )
-        if dropout and num_layers == 1:
-            warnings.warn(
-                "dropout acts between stacked layers; with num_layers=1 it does nothing",
-                stacklevel=3,
-            )
+        if forget_bias is not None and not bias:
+            raise ValueError("forget_bias needs bias=True: it initialises the forget-gate bias")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional = bidirectional
@@ -220,11 +207,30 @@ class RecurrentLayer(nn.Module):
             self.num_layers,
             self.dropout,
             self.bidirectional,
-            getattr(self, "proj_size", 0),
+            self.proj_size,
         )
 
+    @property
+    def mode(self) -> str:
+        """torch's name of the recurrence: ``'LSTM'``, ``'GRU'``, ``'RNN_TANH'`` or
+        ``'RNN_RELU'``; the class name for the layers torch lacks."""
+        return self._native_mode() or type(self).__name__
+
+    @property
+    def _all_weights(self) -> list[list[str]]:
+        """The parameter names of each layer-direction, in torch's order (torch's attribute)."""
+        return [list(names.values()) for names in self._parameter_names]
+
+    @property
+    def _flat_weights_names(self) -> list[str]:
+        """Every parameter name, layer-direction by layer-direction (torch's attribute)."""
+        return [name for names in self._parameter_names for name in names.values()]
+
+    @property
     def _flat_weights(self) -> list[Tensor]:
-        return [getattr(self, name) for names in self._parameter_names for name in names.values()]
+        """The parameters named by `_flat_weights_names`, as they are now (torch's attribute,
+        which torch refreshes after ``.to()`` and the like; here it is read afresh)."""
+        return [getattr(self, name) for name in self._flat_weights_names]
 
     # --- forward -------------------------------------------------------------------------
     def forward(
@@ -239,6 +245,12 @@ class RecurrentLayer(nn.Module):
                 raise ValueError("lengths cannot be given with a PackedSequence, which has its own")
             return self._forward_packed(input, hx)
         x, batched = self._time_major(input)
+        self._check_dtype(x)
+        if x.shape[0] == 0:
+            raise ShapeError(
+                f"{type(self).__name__}: expected sequence length to be larger than 0, "
+                f"got input of shape {tuple(input.shape)}"
+            )
         lengths = check_lengths(lengths, x.shape[1], x.shape[0])
         state = self._initial_state(hx, x, batched, x.shape[1])
         output, final = self._forward_time_major(x, state, lengths, zero_state=hx is None)
@@ -252,12 +264,13 @@ class RecurrentLayer(nn.Module):
         self, packed: PackedSequence, hx: Tensor | tuple[Tensor, ...] | None
     ) -> Output:
         self._check_features(packed.data, "a PackedSequence with data of shape (*, {size})")
+        self._check_dtype(packed.data)
         steps, batch = len(packed.batch_sizes), int(packed.batch_sizes[0])
         state = self._initial_state(hx, packed.data, True, batch)
         padded_share = 1 - packed.data.shape[0] / (steps * batch)
         if self.uses_native() and not runs_padded(self._native_config(), packed.data, padded_share):
             output, final = run_native(
-                self._native_config(), packed, state, self._flat_weights(), self.training
+                self._native_config(), packed, state, self._flat_weights, self.training
             )
             return output, self._public_state(final)
         # the time loop, or the fused kernel on the padded batch (`_forward_time_major` makes
@@ -272,8 +285,8 @@ class RecurrentLayer(nn.Module):
         """The output ``(T, N, D * H_out)`` and final state of ``x`` ``(T, N, F)``, on torch's
         kernel or through `_forward_layers`; ``zero_state`` tells whether ``state`` is zeros."""
         if not self.uses_native():
-            return self._forward_layers(x, state, lengths)
-        config, weights = self._native_config(), self._flat_weights()
+            return self._as_torch_autocasts(x, *self._forward_layers(x, state, lengths))
+        config, weights = self._native_config(), self._flat_weights
         if lengths is None:
             output, final = run_native(config, x, state, weights, self.training)
             assert isinstance(output, Tensor)
@@ -289,6 +302,18 @@ class RecurrentLayer(nn.Module):
         output, final = run_native(config, packed, state, weights, self.training)
         assert isinstance(output, PackedSequence)
         return pad_packed_sequence(output, total_length=x.shape[0])[0], final
+
+    def _as_torch_autocasts(self, x: Tensor, output: Tensor, final: State) -> tuple[Tensor, State]:
+        """The loop path's results in the dtypes torch's kernel returns under autocast (e.g. an
+        LSTM's bf16 output and state under CPU bf16 autocast); unchanged without autocast or
+        for the layers torch lacks."""
+        if self._native_mode() is None:
+            return output, final
+        dtypes = autocast_dtypes(self._native_config(), x, next(self.parameters()))
+        if dtypes is None:
+            return output, final
+        final = tuple(part.to(dtype) for part, dtype in zip(final, dtypes[1:], strict=True))
+        return output.to(dtypes[0]), final
 
     def _forward_layers(
         self, x: Tensor, state: State, lengths: Tensor | None
@@ -335,9 +360,19 @@ class RecurrentLayer(nn.Module):
     def _check_features(self, x: Tensor, expected: str, rank_ok: bool = True) -> None:
         if not rank_ok or x.shape[-1] != self.input_size or not x.is_floating_point():
             shown = expected.format(size=self.input_size)
-            raise ValueError(
+            raise ShapeError(
                 f"{type(self).__name__}: expected {shown} (floating point), "
-                f"got shape {tuple(x.shape)} of {x.dtype}"
+                f"got shape {tuple(x.shape)} of dtype {x.dtype}"
+            )
+
+    def _check_dtype(self, x: Tensor) -> None:
+        """torch's check: the input's dtype is the weights' unless autocast is on."""
+        weight = next(self.parameters())
+        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise ShapeError(
+                f"{type(self).__name__}: input dtype ({x.dtype}) does not match weight dtype "
+                f"({weight.dtype}); convert the input with input.to({weight.dtype}) or the "
+                f"module with .to({x.dtype})"
             )
 
     def _time_major(self, input: Tensor) -> tuple[Tensor, bool]:
@@ -360,14 +395,14 @@ class RecurrentLayer(nn.Module):
             return tuple(like.new_zeros(rows, batch, size) for size in sizes)
         parts = (hx,) if isinstance(hx, Tensor) else tuple(hx)
         if len(parts) != len(sizes):
-            raise ValueError(
+            raise ShapeError(
                 f"{type(self).__name__}: expected hx as {len(sizes)} tensor(s), got {len(parts)}"
             )
         for i, (part, size) in enumerate(zip(parts, sizes, strict=True)):
             expected = (rows, batch, size) if batched else (rows, size)
             if tuple(part.shape) != expected:
                 name = "hx" if len(sizes) == 1 else f"hx[{i}]"
-                raise ValueError(
+                raise ShapeError(
                     f"{type(self).__name__}: expected {name} of shape {expected}, "
                     f"got {tuple(part.shape)}"
                 )
@@ -385,5 +420,57 @@ class RecurrentLayer(nn.Module):
 
 
 def _check_size(name: str, value: object, *, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+    """An integer size of at least ``minimum``: TypeError (as torch) for another type, else
+    ValueError."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ArgumentTypeError(
+            f"{name} must be an integer >= {minimum}, got {value!r} of type {type(value).__name__}"
+        )
+    if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_arguments(
+    input_size: object, hidden_size: object, num_layers: object, bias: object, batch_first: object
+) -> None:
+    """torch's checks of the layer arguments: bools must be bools, sizes positive integers."""
+    for name, flag in (("bias", bias), ("batch_first", batch_first)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} should be of type bool, got: {type(flag).__name__}")
+    _check_size("input_size", input_size, minimum=1)
+    _check_size("hidden_size", hidden_size, minimum=1)
+    _check_size("num_layers", num_layers, minimum=1)
+
+
+def _check_dropout(dropout: object, num_layers: int) -> None:
+    """torch's check of ``dropout`` (a number in [0, 1], not a bool) and its warning when there
+    is only one layer, where dropout between layers does nothing."""
+    message = (
+        "dropout should be a number in range [0, 1] representing the probability of an "
+        f"element being zeroed, got {dropout!r}"
+    )
+    if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool):
+        raise ArgumentTypeError(message)  # torch: TypeError from float(), or ValueError
+    if not 0 <= float(dropout) <= 1:
+        raise ValueError(message)
+    if float(dropout) > 0 and num_layers == 1:
+        warnings.warn(
+            "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+            f"expects num_layers greater than 1, but got dropout={dropout} and "
+            f"num_layers={num_layers}",
+            stacklevel=4,
+        )
+
+
+def _check_backend(backend: str) -> str:
+    """``backend`` if known, the current name if deprecated (with a warning); else ValueError."""
+    if backend in DEPRECATED_BACKENDS:
+        warnings.warn(
+            f"backend={backend!r} is now called {DEPRECATED_BACKENDS[backend]!r}",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        backend = DEPRECATED_BACKENDS[backend]
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    return backend
