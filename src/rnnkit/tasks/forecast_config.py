@@ -12,7 +12,14 @@ from rnnkit.data.series_windows import Transform
 from rnnkit.models.forecast_heads import OutputName, PointLoss
 from rnnkit.models.forecaster import DecoderName
 from rnnkit.models.recurrent import CellName
-from rnnkit.train.config import ConfigModel, PositiveInt, Rate, RunConfig, TrainConfig
+from rnnkit.train.config import (
+    ConfigModel,
+    PositiveFloat,
+    PositiveInt,
+    Rate,
+    RunConfig,
+    TrainConfig,
+)
 
 Level = Annotated[float, Field(strict=True, gt=0, lt=1)]
 
@@ -117,7 +124,7 @@ class ForecastTrainConfig(TrainConfig):
     """Training: the ``train.*`` keys, with defaults for windows."""
 
     batch_size: PositiveInt = Field(default=64, description="Windows per batch.")
-    lr: float = Field(default=1e-3, gt=0, description="Peak learning rate.")
+    lr: PositiveFloat = Field(default=1e-3, description="Peak learning rate.")
 
 
 class ForecastConfig(RunConfig):
