@@ -58,7 +58,7 @@ def _root(
 @app.command()
 def train(
     task: Annotated[
-        str, typer.Argument(help="The task: lm, classify, tag, translate or forecast.")
+        str, typer.Argument(help="The task: lm, classify, tag, translate, forecast or speech.")
     ],
     data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="The run directory to write.")],
@@ -217,11 +217,13 @@ def _register_commands() -> None:
     from rnnkit.cli.embed import embed
     from rnnkit.cli.forecast import forecast
     from rnnkit.cli.predict import predict
+    from rnnkit.cli.transcribe import transcribe
     from rnnkit.cli.translate import translate
 
     app.command()(predict)
     app.command()(translate)
     app.command()(forecast)
+    app.command()(transcribe)
     app.command()(embed)
     app.add_typer(diagnose_app, name="diagnose")
 

@@ -18,6 +18,7 @@ TASKS: dict[str, str] = {
     "tag": "rnnkit.tasks.tag:Tagging",
     "translate": "rnnkit.tasks.translate:Translation",
     "forecast": "rnnkit.tasks.forecast:Forecasting",
+    "speech": "rnnkit.tasks.speech:SpeechRecognition",
 }
 
 

@@ -1,0 +1,169 @@
+"""Utterances for speech recognition: audio files and their transcripts.
+
+Three ways to name them:
+
+- a manifest CSV / TSV with a header naming a ``path`` (or ``audio``) column and a ``text``
+  column, the paths relative to the manifest::
+
+      path,text
+      clips/a.wav,three nine one
+
+- a JSON-lines manifest, one ``{"audio": PATH, "text": ...}`` per line;
+- a folder of ``.wav`` files, each labelled by a regular expression on its file name
+  (``label_pattern``, whose first group is the transcript: ``^(\\d)_`` reads ``3_jackson_7.wav``
+  as ``3``).
+
+Audio is read with soundfile (PCM 16 / 24 / 32-bit and float wav, and what else libsndfile
+reads), mixed down to mono and resampled to ``sample_rate`` (polyphase, scipy's
+``resample_poly``). A missing, unreadable or empty file is a `UserError` naming the manifest line
+(or the file).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.errors import UserError
+
+PATH_COLUMNS = ("path", "audio")
+
+
+@dataclass
+class Utterance:
+    """One recording: ``audio`` (S,) float32 mono at the reader's sample rate, its ``text``, its
+    ``name`` (the audio file), and where it was named (``source`` file, ``line`` in a manifest
+    or None)."""
+
+    audio: np.ndarray
+    text: str
+    name: str
+    source: str
+    line: int | None = None
+
+
+def load_audio(path: Path, sample_rate: int, where: str, line: int | None = None) -> np.ndarray:
+    """The samples (S,) float32 of the audio file ``path``, mono, at ``sample_rate``;
+    ``where`` / ``line`` locate the mention of the file for error messages."""
+    import soundfile
+
+    if not path.is_file():
+        raise UserError(f"no such audio file: {path}", path=where, line=line)
+    try:
+        samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as error:
+        raise UserError(
+            f"{path} is not a readable audio file ({error})", path=where, line=line
+        ) from None
+    if samples.shape[0] == 0:
+        raise UserError(f"{path} has no samples", path=where, line=line)
+    mono = samples.mean(axis=1)
+    return resample(mono, rate, sample_rate)
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """``samples`` at ``rate`` Hz resampled to ``target`` Hz (float32)."""
+    if rate == target:
+        return samples.astype(np.float32)
+    from scipy.signal import resample_poly
+
+    common = gcd(rate, target)
+    return resample_poly(samples, target // common, rate // common).astype(np.float32)
+
+
+def read_utterances(
+    source: str | Path, sample_rate: int, label_pattern: str | None = None
+) -> list[Utterance]:
+    """The utterances a manifest or folder names (see the module docstring)."""
+    path = Path(source)
+    if path.is_dir():
+        return _read_folder(path, sample_rate, label_pattern)
+    if not path.is_file():
+        raise UserError("no such file or folder", path=path)
+    text = path.read_text(encoding="utf-8")
+    rows = _jsonl_rows(text, path) if path.suffix == ".jsonl" else _table_rows(text, path)
+    return [
+        Utterance(
+            load_audio(path.parent / audio, sample_rate, str(path), line),
+            words,
+            str(path.parent / audio),
+            str(path),
+            line,
+        )
+        for audio, words, line in rows
+    ]
+
+
+def _read_folder(folder: Path, sample_rate: int, label_pattern: str | None) -> list[Utterance]:
+    if not label_pattern:
+        raise UserError(
+            "is a folder: set data.label_pattern, a regular expression whose first group "
+            r"is each file's transcript (e.g. '^(\d)_' for 3_jackson_7.wav)",
+            path=folder,
+        )
+    pattern = re.compile(label_pattern)
+    files = sorted(folder.glob("*.wav"))
+    if not files:
+        raise UserError("holds no .wav files", path=folder)
+    utterances = []
+    for file in files:
+        found = pattern.search(file.name)
+        if found is None or not found.groups():
+            raise UserError(
+                f"data.label_pattern {label_pattern!r} does not match the file name "
+                "(or has no group)",
+                path=file,
+            )
+        audio = load_audio(file, sample_rate, str(file))
+        utterances.append(Utterance(audio, found.group(1), str(file), str(file)))
+    return utterances
+
+
+def _table_rows(text: str, path: Path) -> list[tuple[str, str, int]]:
+    """``(audio path, text, line)`` of a CSV / TSV manifest."""
+    delimiter = "\t" if path.suffix == ".tsv" else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = [h.strip() for h in next(reader, [])]
+    audio = next((header.index(c) for c in PATH_COLUMNS if c in header), None)
+    if audio is None or "text" not in header:
+        raise UserError(
+            f"the header must name a path (or audio) column and a text column; it has: "
+            f"{', '.join(header) or 'nothing'}",
+            path=path,
+            line=1,
+        )
+    words, rows = header.index("text"), []
+    for row in reader:
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != len(header):
+            raise UserError(
+                f"has {len(row)} fields where the header has {len(header)}",
+                path=path,
+                line=reader.line_num,
+            )
+        rows.append((row[audio].strip(), row[words], reader.line_num))
+    return rows
+
+
+def _jsonl_rows(text: str, path: Path) -> list[tuple[str, str, int]]:
+    """``(audio path, text, line)`` of a JSON-lines manifest."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UserError(f"not valid JSON ({error.msg})", path=path, line=number) from None
+        if not isinstance(record, dict) or not isinstance(record.get("audio"), str):
+            raise UserError('expected {"audio": PATH, "text": ...}', path=path, line=number)
+        rows.append((record["audio"], str(record.get("text", "")), number))
+    return rows
