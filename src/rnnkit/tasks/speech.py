@@ -113,7 +113,7 @@ class SpeechRecognition(Task):
             return
         data = self.config.data
         self.tokenizer = build_tokenizer(
-            data.tokenizer, "\n".join(texts), vocab_size=data.vocab_size
+            data.tokenizer, " ".join(texts), vocab_size=data.vocab_size
         )
 
     def encode(self, utterances: list[Utterance]) -> list[Example]:

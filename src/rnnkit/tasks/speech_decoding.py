@@ -40,6 +40,8 @@ class SpeechDecoder:
             rows = [[p.tolist()] for p in probs]
         else:
             log_probs = torch.log_softmax(scores, dim=-1)  # (B, T, C)
+            never = [self.tokenizer.unk_id, self.tokenizer.bos_id, self.tokenizer.eos_id]
+            log_probs[..., never] = -torch.inf  # no transcript holds them
             if self.beam_size == 1 and self.constraint is None:
                 labellings = ctc_greedy(log_probs, lengths, BLANK)
             else:
