@@ -39,8 +39,7 @@ def transcribe(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, one line per file.")] = False,
 ) -> None:
     """Transcribe recordings with a trained speech model."""
-    from rnnkit.tasks import load_run
-    from rnnkit.tasks.speech import SpeechRecognition
+    from rnnkit.tasks import Transcribes, load_run
 
     if beam is not None and beam < 1:
         raise UserError("--beam must be at least 1")
@@ -48,9 +47,9 @@ def transcribe(
         check_figure_path(plot)
     loaded = load_run(run)
     task = loaded.task
-    if not isinstance(task, SpeechRecognition):
+    if not isinstance(task, Transcribes):
         raise UserError(f"a {task.name} model does not transcribe audio", path=run)
-    utterances = read_recordings(audio, task.config.data.sample_rate)
+    utterances = read_recordings(audio, task.sample_rate)
     records = task.transcribe(loaded.model, utterances, beam, posteriors=plot is not None)
     if plot is not None:
         plot_posteriors(loaded.model, utterances[0], records[0], task.class_names(), plot)

@@ -1,9 +1,9 @@
 """The jobs rnnkit trains, each a `rnnkit.train.Task`: the registry (`TASKS`, `task_class`),
 the run lifecycle (`train_run`, `load_run`), the capabilities a task may have beyond training
-(`Forecasts`, `Generates`, `Predicts`, `Translates`), and one module per task (`lm`,
-`classify`, `tag`, `translate`, `forecast`)."""
+(`Forecasts`, `Generates`, `Predicts`, `Transcribes`, `Translates`), and one module per task
+(`lm`, `classify`, `tag`, `translate`, `forecast`, `speech`)."""
 
-from rnnkit.tasks.capabilities import Forecasts, Generates, Predicts, Translates
+from rnnkit.tasks.capabilities import Forecasts, Generates, Predicts, Transcribes, Translates
 from rnnkit.tasks.registry import TASKS, task_class
 from rnnkit.tasks.runs import LoadedRun, load_run, train_run
 
@@ -13,6 +13,7 @@ __all__ = [
     "Generates",
     "LoadedRun",
     "Predicts",
+    "Transcribes",
     "Translates",
     "load_run",
     "task_class",

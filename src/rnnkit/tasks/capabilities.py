@@ -2,7 +2,7 @@
 
 ``rnnkit generate RUN`` needs a task that `Generates`, ``rnnkit predict RUN`` one that
 `Predicts`, ``rnnkit translate RUN`` one that `Translates`, ``rnnkit forecast RUN`` one that
-`Forecasts`; a task declares a capability
+`Forecasts`, ``rnnkit transcribe RUN`` one that `Transcribes`; a task declares a capability
 simply by having the methods (structural typing), and ``isinstance(task, Generates)`` tells.
 """
 
@@ -54,6 +54,31 @@ class Forecasts(Protocol):
         """One JSON-ready record per series of ``source`` (or of ``text`` read from it): the
         future ``time`` stamps, the ``forecast``, its ``quantiles`` and the ``history`` read,
         as `rnnkit.tasks.forecast.Forecasting.forecast` gives them."""
+        ...
+
+
+@runtime_checkable
+class Transcribes(Protocol):
+    """A task whose model turns recordings into text (``rnnkit transcribe``)."""
+
+    def transcribe(
+        self,
+        model: nn.Module,
+        utterances: list[Any],
+        beam_size: int | None = None,
+        posteriors: bool = False,
+    ) -> list[dict[str, Any]]:
+        """One JSON-ready record per `rnnkit.data.audio.Utterance`: its ``audio`` file and
+        ``text``, with ``posteriors`` the per-frame class probabilities."""
+        ...
+
+    def class_names(self) -> list[str]:
+        """The names of the output classes, for plots."""
+        ...
+
+    @property
+    def sample_rate(self) -> int:
+        """The sample rate recordings are read at."""
         ...
 
 

@@ -326,6 +326,10 @@ class SpeechRecognition(Task):
         records, _ = self.run(model, examples, beam, scored=False, posteriors=posteriors)
         return [{"audio": u.name, **r} for u, r in zip(utterances, records, strict=True)]
 
+    @property
+    def sample_rate(self) -> int:
+        return self.config.data.sample_rate
+
     def class_names(self) -> list[str]:
         """The output classes, for plots: the labels, or the symbols with the blank as ``-``."""
         if self.classifies:
