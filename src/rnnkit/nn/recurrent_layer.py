@@ -16,8 +16,6 @@ torch has one, which native kernel runs it.
 
 from __future__ import annotations
 
-import numbers
-import warnings
 from typing import Any, ClassVar
 
 import torch
@@ -25,7 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.nn.errors import ArgumentTypeError, ShapeError
+from rnnkit.nn.errors import ShapeError
+from rnnkit.nn.layer_arguments import check_backend, check_dropout, check_layer_arguments
 from rnnkit.nn.native import NativeConfig, autocast_dtypes, run_native, transform_without_rule
 from rnnkit.nn.native_padding import run_native_padded, runs_padded
 from rnnkit.nn.padding import Padding, check_lengths, pack_like, reverse_time, unpack
@@ -40,8 +39,6 @@ from rnnkit.nn.recurrent_cell import (
 )
 from rnnkit.nn.time_loop import time_loop
 
-BACKENDS = ("auto", "native", "loop")
-DEPRECATED_BACKENDS = {"fused": "native"}  # the earlier name of the native backend
 REPR_DEFAULTS: dict[str, Any] = dict(
     num_layers=1, nonlinearity="tanh", bias=True, batch_first=False, dropout=0.0,
     bidirectional=False, proj_size=0, layer_norm=False, peephole=False, recurrent_dropout=0.0,
@@ -73,12 +70,12 @@ class RecurrentLayer(nn.Module):
         forget_bias: float | None = None,
     ) -> None:
         super().__init__()
-        _check_arguments(input_size, hidden_size, num_layers, bias, batch_first)
-        _check_dropout(dropout, num_layers)
+        check_layer_arguments(input_size, hidden_size, num_layers, bias, batch_first)
+        check_dropout(dropout, num_layers)
         for name, p in (("recurrent_dropout", recurrent_dropout), ("zoneout", zoneout)):
             if not (isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p < 1):
                 raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
-        backend = _check_backend(backend)
+        backend = check_backend(backend)
         if forget_bias is not None and self.cell.forget_gate(hidden_size) is None:
             raise ValueError(
                 f"{type(self).__name__} has no forget gate; forget_bias does not apply"
@@ -417,60 +414,3 @@ class RecurrentLayer(nn.Module):
             if value != default:
                 text += f", {name}={value!r}"
         return text
-
-
-def _check_size(name: str, value: object, *, minimum: int) -> None:
-    """An integer size of at least ``minimum``: TypeError (as torch) for another type, else
-    ValueError."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ArgumentTypeError(
-            f"{name} must be an integer >= {minimum}, got {value!r} of type {type(value).__name__}"
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_arguments(
-    input_size: object, hidden_size: object, num_layers: object, bias: object, batch_first: object
-) -> None:
-    """torch's checks of the layer arguments: bools must be bools, sizes positive integers."""
-    for name, flag in (("bias", bias), ("batch_first", batch_first)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} should be of type bool, got: {type(flag).__name__}")
-    _check_size("input_size", input_size, minimum=1)
-    _check_size("hidden_size", hidden_size, minimum=1)
-    _check_size("num_layers", num_layers, minimum=1)
-
-
-def _check_dropout(dropout: object, num_layers: int) -> None:
-    """torch's check of ``dropout`` (a number in [0, 1], not a bool) and its warning when there
-    is only one layer, where dropout between layers does nothing."""
-    message = (
-        "dropout should be a number in range [0, 1] representing the probability of an "
-        f"element being zeroed, got {dropout!r}"
-    )
-    if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool):
-        raise ArgumentTypeError(message)  # torch: TypeError from float(), or ValueError
-    if not 0 <= float(dropout) <= 1:
-        raise ValueError(message)
-    if float(dropout) > 0 and num_layers == 1:
-        warnings.warn(
-            "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
-            f"expects num_layers greater than 1, but got dropout={dropout} and "
-            f"num_layers={num_layers}",
-            stacklevel=4,
-        )
-
-
-def _check_backend(backend: str) -> str:
-    """``backend`` if known, the current name if deprecated (with a warning); else ValueError."""
-    if backend in DEPRECATED_BACKENDS:
-        warnings.warn(
-            f"backend={backend!r} is now called {DEPRECATED_BACKENDS[backend]!r}",
-            DeprecationWarning,
-            stacklevel=4,
-        )
-        backend = DEPRECATED_BACKENDS[backend]
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    return backend
