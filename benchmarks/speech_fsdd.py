@@ -36,7 +36,7 @@ NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 RATE = 8000
 MODEL = [
     "data.sample_rate=8000", "data.n_mels=40", "model.hidden_size=128", "model.num_layers=2",
-    "model.subsample=2", "train.lr=0.002", "train.epochs=200", "train.patience=8",
+    "model.subsample=2", "train.lr=0.002", "train.epochs=200", "train.patience=15",
     "train.lr_schedule=plateau", "train.threads=2",
 ]  # fmt: skip
 
@@ -52,7 +52,7 @@ def recordings() -> list[tuple[str, str, int, Path]]:
 
 
 def write_manifest(path: Path, rows: list[tuple[Path, str]]) -> Path:
-    lines = ["path,text", *(f"{audio},{text}" for audio, text in rows)]
+    lines = ["path,text", *(f"{audio.resolve()},{text}" for audio, text in rows)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
