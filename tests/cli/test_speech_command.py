@@ -46,6 +46,13 @@ def test_train_evaluate_and_transcribe(tmp_path):
     assert len(records) == 24 and records[0]["audio"] == clips[0]
     from_stdin = rnnkit("transcribe", out, "-", stdin="\n".join(clips[:2]) + "\n")
     assert len(from_stdin.stdout.splitlines()) == 2
+    words, paths = tmp_path / "words.txt", tmp_path / "paths.csv"
+    words.write_text("1\n2\n", encoding="utf-8")
+    paths.write_text("path\n" + "\n".join(clips) + "\n", encoding="utf-8")
+    constrained = rnnkit("transcribe", out, str(paths), "--set", f"decode.words={words}")
+    assert constrained.returncode == 0, constrained.stderr
+    for line in constrained.stdout.splitlines():
+        assert set(line.split("\t")[1].split()) <= {"1", "2"}
 
 
 def test_bad_input_gets_one_line(tmp_path):

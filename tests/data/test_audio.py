@@ -86,3 +86,28 @@ def test_builtin_tones_are_deterministic_digit_strings():
     assert "builtin:tones, builtin:tones-test" in raised(
         lambda: builtin_utterances("builtin:x", 8000)
     )
+
+
+def test_more_mistakes_are_one_line(tmp_path):
+    soundfile.write(tmp_path / "a.wav", tone(), 8000)
+    assert "a.wav: is an audio file; give a manifest" in raised(
+        lambda: read_utterances(tmp_path / "a.wav", 8000)
+    )
+    assert "data.label_pattern '^(\\\\d': missing )" in raised(
+        lambda: read_utterances(tmp_path, 8000, label_pattern="^(\\d")
+    )
+    assert "has no group" in raised(lambda: read_utterances(tmp_path, 8000, label_pattern="a"))
+    header_only = tmp_path / "h.csv"
+    header_only.write_text("path,text\n", encoding="utf-8")
+    assert raised(lambda: read_utterances(header_only, 8000)).endswith("h.csv: names no recordings")
+    latin = tmp_path / "l.csv"
+    latin.write_bytes("path,text\na.wav,caf\xe9\n".encode("latin-1"))
+    assert "l.csv:2" in raised(lambda: read_utterances(latin, 8000))
+
+
+def test_recordings_to_transcribe_need_no_text_column(tmp_path):
+    soundfile.write(tmp_path / "a.wav", tone(), 8000)
+    (tmp_path / "m.csv").write_text("Path\na.wav\n", encoding="utf-8")
+    (utterance,) = read_utterances(tmp_path / "m.csv", 8000, with_text=False)
+    assert utterance.text == "" and utterance.name == str(tmp_path / "a.wav")
+    assert "and a text column" in raised(lambda: read_utterances(tmp_path / "m.csv", 8000))

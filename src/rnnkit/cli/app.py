@@ -29,7 +29,10 @@ app = typer.Typer(
 console = Console(highlight=False)
 
 DataOption = Annotated[
-    list[str], typer.Option("--data", help="Training data file (repeatable) or builtin:NAME.")
+    list[str],
+    typer.Option(
+        "--data", help="Training data: a file, a folder (speech) or builtin:NAME (repeatable)."
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,
@@ -110,8 +113,8 @@ def evaluate(
         ),
     ] = None,
 ) -> None:
-    """Evaluate a trained model on new data: perplexity, accuracy, F1, BLEU, or a forecast's
-    errors beside the naive baselines, as fits the task."""
+    """Evaluate a trained model on new data: perplexity, accuracy, F1, BLEU, a forecast's
+    errors beside the naive baselines, or WER / CER, as fits the task."""
     from rnnkit.cli.tables import print_metrics
     from rnnkit.tasks import load_run
 

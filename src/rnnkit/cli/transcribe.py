@@ -1,8 +1,9 @@
 """``rnnkit transcribe RUN AUDIO... [--beam K] [--json] [--plot PNG]``: one transcript per
 recording, by a trained speech model.
 
-``AUDIO`` is audio files, manifests (``.csv`` / ``.tsv`` / ``.jsonl``, as for training: each of
-their recordings is transcribed), or ``-`` for a list of audio paths on stdin, one per line.
+``AUDIO`` is audio files, manifests (``.csv`` / ``.tsv`` / ``.jsonl``, as for training, the
+text column optional: each of their recordings is transcribed), or ``-`` for a list of audio
+paths on stdin, one per line. ``--set`` changes a saved setting (``decode.words``).
 Output: one line per recording, ``PATH<TAB>TRANSCRIPT``; ``--json`` prints one JSON object per
 recording. ``--plot`` saves the first recording's log-mel spectrogram with the model's
 per-frame posteriors below it.
@@ -37,6 +38,10 @@ def transcribe(
         typer.Option(help="Save the first recording's spectrogram and posteriors (PNG, SVG, PDF)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, one line per file.")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Change a saved setting: --set decode.words=words.txt."),
+    ] = None,
 ) -> None:
     """Transcribe recordings with a trained speech model."""
     from rnnkit.tasks import Transcribes, load_run
@@ -45,7 +50,7 @@ def transcribe(
         raise UserError("--beam must be at least 1")
     if plot is not None:
         check_figure_path(plot)
-    loaded = load_run(run)
+    loaded = load_run(run, overrides=set_ or [])
     task = loaded.task
     if not isinstance(task, Transcribes):
         raise UserError(f"a {task.name} model does not transcribe audio", path=run)
@@ -70,7 +75,7 @@ def read_recordings(sources: list[str], sample_rate: int) -> list[Any]:
     for source in sources:
         path = Path(source)
         if path.suffix in MANIFESTS:
-            utterances += read_utterances(path, sample_rate)
+            utterances += read_utterances(path, sample_rate, with_text=False)
         else:
             utterances.append(Utterance(load_audio(path, sample_rate, source), "", source, source))
     return utterances
@@ -90,15 +95,19 @@ def plot_posteriors(
     with torch.no_grad():
         audio = torch.from_numpy(utterance.audio)[None]
         feats, _ = model.features(audio, torch.tensor([audio.shape[1]]))
-    posteriors = np.array(record["posteriors"])  # (T', C)
+    posteriors = np.array(record["posteriors"])  # (T', C), one row for a classifier
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=False)
     top.imshow(feats[0].T.numpy(), origin="lower", aspect="auto", cmap="magma")
     top.set_title(f"{utterance.name}: {record['text']!r}", fontsize=10)
     top.set_ylabel("mel band")
-    for index in np.flatnonzero(posteriors.max(axis=0) > 0.2):
-        bottom.plot(posteriors[:, index], label=names[index])
-    bottom.set_xlabel("frame (after subsampling)")
-    bottom.set_ylabel("posterior")
-    bottom.legend(loc="upper right", fontsize=7, ncol=4)
+    if len(posteriors) == 1:  # one label per recording: its probabilities
+        bottom.bar(names, posteriors[0])
+        bottom.set_ylabel("probability")
+    else:
+        for index in np.flatnonzero(posteriors.max(axis=0) > 0.2):
+            bottom.plot(posteriors[:, index], label=names[index])
+        bottom.set_xlabel("frame (after subsampling)")
+        bottom.set_ylabel("posterior")
+        bottom.legend(loc="upper right", fontsize=7, ncol=4)
     figure.tight_layout()
     save_figure(figure, path)

@@ -34,6 +34,7 @@ import numpy as np
 from rnnkit.errors import UserError
 
 PATH_COLUMNS = ("path", "audio")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 
 @dataclass
@@ -54,16 +55,18 @@ def load_audio(path: Path, sample_rate: int, where: str, line: int | None = None
     ``where`` / ``line`` locate the mention of the file for error messages."""
     import soundfile
 
+    what = "no such audio file" if where == str(path) else f"no such audio file: {path}"
     if not path.is_file():
-        raise UserError(f"no such audio file: {path}", path=where, line=line)
+        raise UserError(what, path=where, line=line)
+    name = "" if where == str(path) else f"{path} "
     try:
         samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as error:
         raise UserError(
-            f"{path} is not a readable audio file ({error})", path=where, line=line
+            f"{name}is not a readable audio file ({error})", path=where, line=line
         ) from None
     if samples.shape[0] == 0:
-        raise UserError(f"{path} has no samples", path=where, line=line)
+        raise UserError(f"{name}has no samples", path=where, line=line)
     mono = samples.mean(axis=1)
     return resample(mono, rate, sample_rate)
 
@@ -79,16 +82,34 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 
 def read_utterances(
-    source: str | Path, sample_rate: int, label_pattern: str | None = None
+    source: str | Path,
+    sample_rate: int,
+    label_pattern: str | None = None,
+    *,
+    with_text: bool = True,
 ) -> list[Utterance]:
-    """The utterances a manifest or folder names (see the module docstring)."""
+    """The utterances a manifest or folder names (see the module docstring); without
+    ``with_text`` a manifest needs no text column (recordings to transcribe)."""
+    from rnnkit.data.readers import read_text
+
     path = Path(source)
     if path.is_dir():
         return _read_folder(path, sample_rate, label_pattern)
     if not path.is_file():
         raise UserError("no such file or folder", path=path)
-    text = path.read_text(encoding="utf-8")
-    rows = _jsonl_rows(text, path) if path.suffix == ".jsonl" else _table_rows(text, path)
+    if path.suffix.lower() in AUDIO_SUFFIXES:
+        raise UserError(
+            "is an audio file; give a manifest (CSV / TSV / JSONL with the transcripts) or a "
+            "folder of wav files with data.label_pattern",
+            path=path,
+        )
+    text = read_text(path)
+    if path.suffix == ".jsonl":
+        rows = _jsonl_rows(text, path)
+    else:
+        rows = _table_rows(text, path, with_text)
+    if not rows:
+        raise UserError("names no recordings", path=path)
     return [
         Utterance(
             load_audio(path.parent / audio, sample_rate, str(path), line),
@@ -108,7 +129,10 @@ def _read_folder(folder: Path, sample_rate: int, label_pattern: str | None) -> l
             r"is each file's transcript (e.g. '^(\d)_' for 3_jackson_7.wav)",
             path=folder,
         )
-    pattern = re.compile(label_pattern)
+    try:
+        pattern = re.compile(label_pattern)
+    except re.error as error:
+        raise UserError(f"data.label_pattern {label_pattern!r}: {error}") from None
     files = sorted(folder.glob("*.wav"))
     if not files:
         raise UserError("holds no .wav files", path=folder)
@@ -116,30 +140,28 @@ def _read_folder(folder: Path, sample_rate: int, label_pattern: str | None) -> l
     for file in files:
         found = pattern.search(file.name)
         if found is None or not found.groups():
-            raise UserError(
-                f"data.label_pattern {label_pattern!r} does not match the file name "
-                "(or has no group)",
-                path=file,
-            )
+            problem = "does not match the file name" if found is None else "has no group"
+            raise UserError(f"data.label_pattern {label_pattern!r} {problem}", path=file)
         audio = load_audio(file, sample_rate, str(file))
         utterances.append(Utterance(audio, found.group(1), str(file), str(file)))
     return utterances
 
 
-def _table_rows(text: str, path: Path) -> list[tuple[str, str, int]]:
-    """``(audio path, text, line)`` of a CSV / TSV manifest."""
+def _table_rows(text: str, path: Path, with_text: bool) -> list[tuple[str, str, int]]:
+    """``(audio path, text, line)`` of a CSV / TSV manifest (column names in any case)."""
     delimiter = "\t" if path.suffix == ".tsv" else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip() for h in next(reader, [])]
+    header = [h.strip().lower() for h in next(reader, [])]
     audio = next((header.index(c) for c in PATH_COLUMNS if c in header), None)
-    if audio is None or "text" not in header:
+    if audio is None or (with_text and "text" not in header):
+        needed = "a path (or audio) column and a text column" if with_text else "a path column"
         raise UserError(
-            f"the header must name a path (or audio) column and a text column; it has: "
-            f"{', '.join(header) or 'nothing'}",
+            f"the header must name {needed}; it has: {', '.join(header) or 'nothing'}",
             path=path,
             line=1,
         )
-    words, rows = header.index("text"), []
+    words = header.index("text") if "text" in header else None
+    rows = []
     for row in reader:
         if not row or not "".join(row).strip():
             continue
@@ -149,7 +171,8 @@ def _table_rows(text: str, path: Path) -> list[tuple[str, str, int]]:
                 path=path,
                 line=reader.line_num,
             )
-        rows.append((row[audio].strip(), row[words], reader.line_num))
+        transcript = row[words] if words is not None else ""
+        rows.append((row[audio].strip(), transcript, reader.line_num))
     return rows
 
 

@@ -49,7 +49,8 @@ class SpeechDecoder:
                     log_probs, lengths, self.beam_size, BLANK, self.constraint,
                     symbols_per_frame=self.beam_size + EXTRA_SYMBOLS,
                 )  # fmt: skip
-            records = [{"text": self.tokenizer.decode(ids)} for ids in labellings]
+            texts = [" ".join(self.tokenizer.decode(ids).split()) for ids in labellings]
+            records = [{"text": text} for text in texts]  # spaces as the transcripts have them
             rows = [lp[: int(n)].exp().tolist() for lp, n in zip(log_probs, lengths, strict=True)]
         if posteriors:
             for record, row in zip(records, rows, strict=True):
