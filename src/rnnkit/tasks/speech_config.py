@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from rnnkit.models.recurrent import CellName
+from rnnkit.models.speech import ConvName
 from rnnkit.train.config import (
     ConfigModel,
     PositiveFloat,
@@ -16,6 +17,11 @@ from rnnkit.train.config import (
     RunConfig,
     TrainConfig,
 )
+
+
+def _conv_name(value: Any) -> Any:
+    """``true`` / ``false``, as runs saved before ``2d`` existed wrote it, read as 1d / none."""
+    return {True: "1d", False: "none"}.get(value, value) if isinstance(value, bool) else value
 
 
 class SpeechModelConfig(ConfigModel):
@@ -29,7 +35,10 @@ class SpeechModelConfig(ConfigModel):
     )
     layer_norm: bool = Field(default=False, description="Layer-normalised cells (rnn, lstm, gru).")
     subsample: PositiveInt = Field(default=2, description="Frames stacked into one (k).")
-    conv: bool = Field(default=False, description="A 1-D convolution over time first.")
+    conv: Annotated[ConvName, BeforeValidator(_conv_name)] = Field(
+        default="none",
+        description="Front end: none, 1d (over time) or 2d (over time and features).",
+    )
     output: Literal["auto", "ctc", "classify"] = Field(
         default="auto",
         description="ctc (transcripts), classify (one label per utterance), or auto: classify "
