@@ -70,7 +70,8 @@ def test_defaults_are_the_documented_ones() -> None:
     config = load_config(ToyConfig)
     assert config == ToyConfig()
     train = config.train
-    assert (train.epochs, train.batch_size, train.bptt) == (10, 32, 64)
+    assert (train.epochs, train.batch_size, train.bptt) == (None, 32, 64)
+    assert train.epoch_limit == 10  # unset epochs: ten passes, when no max_steps says otherwise
     assert (train.optimizer, train.lr, train.lr_schedule) == ("adamw", 2e-3, "constant")
     assert (train.clip_norm, train.clip_value, train.max_steps, train.patience) == (
         1.0,

@@ -67,3 +67,15 @@ def test_resuming_a_finished_run_says_so(regression_task, tmp_path, capsys):
     fit(regression_task("train.max_steps=3"), tmp_path / "run", resume_from=resume_from)
     assert "the run has already finished (step 3" in capsys.readouterr().out
     assert [record["step"] for record in read_metrics_log(tmp_path / "run")] == [3]
+
+
+def test_max_steps_decides_when_epochs_is_unset(regression_task, tmp_path):
+    task = regression_task("train.max_steps=50", "train.batch_size=40")  # 2 batches per epoch
+    fit(task, tmp_path / "steps")
+    assert len(task.losses) == 50  # 25 epochs: the default ten do not cut the run short
+    capped = regression_task("train.max_steps=50", "train.batch_size=40", "train.epochs=3")
+    fit(capped, tmp_path / "capped")
+    assert len(capped.losses) == 6  # an explicit epochs still applies
+    plain = regression_task("train.batch_size=40")
+    fit(plain, tmp_path / "plain")
+    assert len(plain.losses) == 20  # neither set: ten epochs

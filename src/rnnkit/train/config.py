@@ -17,6 +17,7 @@ is an error rather than a silent conversion.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
 PositiveFloat = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 Rate = Annotated[float, Field(strict=True, ge=0, lt=1)]
+DEFAULT_EPOCHS = 10
 """A float in [0, 1): dropout probabilities, momentum."""
 
 
@@ -75,7 +77,11 @@ C = TypeVar("C", bound=ConfigModel)
 class TrainConfig(ConfigModel):
     """How to train, whatever the task: the `train.*` keys."""
 
-    epochs: PositiveInt = Field(default=10, description="Passes over the training data.")
+    epochs: PositiveInt | None = Field(
+        default=None,
+        description="Passes over the training data (null: 10, or as many as train.max_steps "
+        "needs when that is set).",
+    )
     max_steps: PositiveInt | None = Field(
         default=None, description="Stop after this many optimizer steps (null: no limit)."
     )
@@ -141,6 +147,14 @@ class TrainConfig(ConfigModel):
     precision: Literal["fp32", "bf16"] = Field(
         default="fp32", description="Numeric precision of the forward pass (bf16: autocast)."
     )
+
+    @property
+    def epoch_limit(self) -> float:
+        """The epochs training may run: ``epochs``; unset, unlimited under ``max_steps`` (the
+        step count decides, as in other trainers), else `DEFAULT_EPOCHS`."""
+        if self.epochs is not None:
+            return self.epochs
+        return math.inf if self.max_steps is not None else DEFAULT_EPOCHS
 
 
 class RunConfig(ConfigModel):

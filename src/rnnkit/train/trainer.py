@@ -158,9 +158,9 @@ class Trainer:
             print(f"{self.task.summary()}; model: {size:,} parameters", flush=True)
         self.optimizer = build_optimizer(model.parameters(), self.config)
         self.per_epoch = self._batches_per_epoch()
-        total = self.config.epochs * self.per_epoch
+        total = self.config.epoch_limit * self.per_epoch  # inf: max_steps decides
         self.schedule = Schedule(
-            self.optimizer, self.config, min(total, self.config.max_steps or total)
+            self.optimizer, self.config, int(min(total, self.config.max_steps or total))
         )
         if self.resume_from is not None:
             carry = self._restore(model, self.resume_from)
@@ -252,7 +252,7 @@ class Trainer:
 
     def _finished(self) -> bool:
         """Every epoch done, or a reason to stop (`_should_stop`)."""
-        return self.position.epoch >= self.config.epochs or self._should_stop()
+        return self.position.epoch >= self.config.epoch_limit or self._should_stop()
 
     def _should_stop(self) -> bool:
         """Out of steps or time, or no improvement for ``patience`` evaluations."""
