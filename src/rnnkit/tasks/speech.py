@@ -43,7 +43,7 @@ from rnnkit.tasks.supervised import (
     Batches,
     bucketing_summary,
     in_input_order,
-    stratified_split,
+    train_and_valid,
     training_batches,
 )
 from rnnkit.train.config import RunConfig
@@ -141,19 +141,17 @@ class SpeechRecognition(Task):
             self.load_assets(saved)
         else:
             self.fit(train)
-        examples = self.encode(train)
-        if sources.valid:
-            self.examples = {"train": examples, "valid": self.encode(self.read(sources.valid))}
-        else:
-            strata = [e.text if self.classifies else "all" for e in examples]
-            kept, held = stratified_split(
-                strata, self.config.data.valid_fraction, self.config.train.seed
-            )
-            self.examples = {"train": [examples[i] for i in kept]}
-            if held:
-                self.examples["valid"] = [examples[i] for i in held]
+        valid = self.encode(self.read(sources.valid)) if sources.valid else None
+        config = self.config
+        self.examples = train_and_valid(
+            self.encode(train), valid, self.stratum, config.data.valid_fraction, config.train.seed
+        )
         if sources.test:
             self.examples["test"] = self.encode(self.read(sources.test))
+
+    def stratum(self, example: Example) -> str:
+        """The held-out split draws evenly from each label of a classifying model."""
+        return example.text if self.classifies else "all"
 
     # --- run assets and model ------------------------------------------------------------------
     def assets(self) -> dict[str, bytes | str]:

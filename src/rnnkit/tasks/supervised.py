@@ -85,20 +85,11 @@ class LabelledTask(Task, Generic[Record, Example]):
             self.load_assets(saved)
         else:
             self.fit(train)
-        examples = self.encode(train)
-        if sources.valid:
-            self.examples = {
-                "train": examples,
-                "valid": self.encode(self.read_records(sources.valid)),
-            }
-        else:
-            strata = [self.stratum(e) for e in examples]
-            kept, held = stratified_split(
-                strata, self.config.data.valid_fraction, self.config.train.seed
-            )
-            self.examples = {"train": [examples[i] for i in kept]}
-            if held:
-                self.examples["valid"] = [examples[i] for i in held]
+        valid = self.encode(self.read_records(sources.valid)) if sources.valid else None
+        config = self.config
+        self.examples = train_and_valid(
+            self.encode(train), valid, self.stratum, config.data.valid_fraction, config.train.seed
+        )
         if sources.test:
             self.examples["test"] = self.encode(self.read_records(sources.test))
         if self.config.model.embeddings and saved is None:
@@ -150,6 +141,25 @@ class LabelledTask(Task, Generic[Record, Example]):
 
     def evaluate_files(self, model: nn.Module, paths: Sequence[Path | str]) -> dict[str, Any]:
         return self.metrics(model, self.encode(self.read_records(paths)))
+
+
+def train_and_valid(
+    train: list[Example],
+    valid: list[Example] | None,
+    stratum: Callable[[Example], str],
+    fraction: float,
+    seed: int,
+) -> dict[str, list[Example]]:
+    """``{"train": ..., "valid": ...}``: the ``valid`` examples given, or ``fraction`` of
+    ``train`` held out, drawn evenly from each ``stratum`` (`stratified_split`); no "valid"
+    when nothing could be held out."""
+    if valid is not None:
+        return {"train": train, "valid": valid}
+    kept, held = stratified_split([stratum(e) for e in train], fraction, seed)
+    split = {"train": [train[i] for i in kept]}
+    if held:
+        split["valid"] = [train[i] for i in held]
+    return split
 
 
 def stratified_split(
