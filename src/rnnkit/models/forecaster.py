@@ -93,15 +93,20 @@ class Forecaster(nn.Module):
 
     def sample_paths(self, context: Tensor, known: Tensor, num_samples: int) -> Tensor:
         """``num_samples`` sample paths (B, S, H) in the model's (scaled) units: each step drawn
-        from its marginal (direct), or drawn and fed back (autoregressive)."""
+        from its marginal (direct), or drawn and fed back (autoregressive). The context is
+        encoded once; only the draws are repeated."""
         batch = context.shape[0]
-        context = context.repeat_interleave(num_samples, dim=0)
-        known = known.repeat_interleave(num_samples, dim=0)
         if self.decoder_kind == "direct":
-            paths = self.head.sample(self.forward(context, known))
-        else:
-            _, state = self.encoder(context)
-            paths = self._unroll(context[:, -1:, 0], known, state, self.head.sample, keep=True)
+            params = self.forward(context, known).repeat_interleave(num_samples, dim=0)
+            return self.head.sample(params).reshape(batch, num_samples, self.horizon)
+        _, state = self.encoder(context)
+        paths = self._unroll(
+            context[:, -1:, 0].repeat_interleave(num_samples, dim=0),
+            known.repeat_interleave(num_samples, dim=0),
+            _repeat_state(state, num_samples),
+            self.head.sample,
+            keep=True,
+        )
         return paths.reshape(batch, num_samples, self.horizon)
 
     def _direct(self, last_output: Tensor, known: Tensor) -> Tensor:
@@ -124,3 +129,11 @@ class Forecaster(nn.Module):
             params.append(step)
             picked.append(previous)
         return torch.cat(picked, dim=1) if keep else torch.cat(params, dim=1)
+
+
+def _repeat_state(state: Any, times: int) -> Any:
+    """A recurrent state (``(layers, B, H)``, or a tuple of such) with each batch row repeated
+    ``times`` times, as `torch.repeat_interleave` repeats the inputs."""
+    if isinstance(state, Tensor):
+        return state.repeat_interleave(times, dim=1)
+    return tuple(part.repeat_interleave(times, dim=1) for part in state)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -126,6 +126,16 @@ class SeriesArrays:
             "known": self.known[future],
             "target": self.target[future],
         }
+
+    def target_scaling(
+        self, series: np.ndarray, kind: Literal["inputs", "levels"]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean, std)`` (N,) of the target column for windows of the series ``series`` (N,):
+        of the model's ``inputs`` scaler, or of the ``levels`` standardiser."""
+        scalers = [getattr(scaling, kind) for scaling in self.scalings]
+        mean = np.array([scaler.mean[0] for scaler in scalers])
+        std = np.array([scaler.std[0] for scaler in scalers])
+        return mean[series], std[series]
 
     def history(self, starts: np.ndarray, length: int) -> np.ndarray:
         """The raw levels of the ``length`` rows before each start (B, length)."""

@@ -57,11 +57,12 @@ def quantile_levels(config: ForecastConfig) -> list[float]:
 @torch.no_grad()
 def forecast_windows(
     model: Forecaster, config: ForecastConfig, context: Tensor, known: Tensor, last: np.ndarray,
-    mean: np.ndarray, std: np.ndarray,
+    mean: np.ndarray, std: np.ndarray, params: Tensor | None = None,
 ) -> Forecasts:  # fmt: skip
     """Levels forecast from model inputs ``context`` (B, L, F) and ``known`` (B, H, K);
     ``last`` (B,) is each window's last level, ``mean`` / ``std`` (B,) the scaling of its
-    series' target column."""
+    series' target column; ``params`` the model's output for these inputs, when the caller
+    has it already."""
     transform = config.data.transform
 
     def to_levels(scaled: Tensor) -> np.ndarray:  # (B, H, ...) -> levels
@@ -69,7 +70,7 @@ def forecast_windows(
         shape = (-1,) + (1,) * (values.ndim - 1)
         return invert_transform(last, values * std.reshape(shape) + mean.reshape(shape), transform)
 
-    params = model(context, known)
+    params = model(context, known) if params is None else params
     forecasts = Forecasts(to_levels(model.head.mean(params)))
     levels = quantile_levels(config)
     if not levels:
@@ -93,9 +94,7 @@ def predict(
     model.eval()
     device = next(model.parameters()).device
     data, horizon = config.data, config.data.horizon
-    scales = [s.inputs for s in arrays.scalings]
-    mean = np.array([sc.mean[0] for sc in scales])[windows.series]
-    std = np.array([sc.std[0] for sc in scales])[windows.series]
+    mean, std = arrays.target_scaling(windows.series, "inputs")
     parts, losses = [], []
     for begin in range(0, len(windows), EVAL_BATCH):
         rows = slice(begin, begin + EVAL_BATCH)
@@ -106,6 +105,7 @@ def predict(
         with torch.no_grad():
             params = model(batch["context"], batch["known"], batch["target"])
             losses.append(float(model.head.loss(params, batch["target"])) * len(starts))
+        free_running = params if config.model.decoder == "direct" else None  # target unread
         parts.append(
             forecast_windows(
                 model,
@@ -115,6 +115,7 @@ def predict(
                 arrays.levels[starts - 1],
                 mean[rows],
                 std[rows],
+                free_running,
             )
         )
     return Forecasts(
@@ -140,9 +141,7 @@ def score(
         "naive": naive_forecast(history, horizon),
         "seasonal_naive": seasonal_naive_forecast(history, horizon, season),
     }
-    levels = [s.levels for s in arrays.scalings]
-    mean = np.array([sc.mean[0] for sc in levels])[windows.series][:, None]
-    std = np.array([sc.std[0] for sc in levels])[windows.series][:, None]
+    mean, std = (part[:, None] for part in arrays.target_scaling(windows.series, "levels"))
     scale = np.array([s.mase for s in arrays.scalings])[windows.series]
     table: dict[str, dict[str, float]] = {}
     for name, forecast in candidates.items():
