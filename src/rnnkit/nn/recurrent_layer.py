@@ -304,8 +304,8 @@ class RecurrentLayer(nn.Module):
         """The loop path's results in the dtypes torch's kernel returns under autocast (e.g. an
         LSTM's bf16 output and state under CPU bf16 autocast); unchanged without autocast or
         for the layers torch lacks."""
-        if self._native_mode() is None:
-            return output, final
+        if self._native_mode() is None or not torch.is_autocast_enabled(x.device.type):
+            return output, final  # the common case: no config built, nothing probed
         dtypes = autocast_dtypes(self._native_config(), x, next(self.parameters()))
         if dtypes is None:
             return output, final
