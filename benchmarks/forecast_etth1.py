@@ -4,7 +4,8 @@ training rows; MSE and MAE on standardised values over every test window (stride
 reaching back before row 11520), 2880 - H + 1 windows per horizon.
 
 For each horizon H in 24, 48, 168 the `forecast` task trains a 2-layer LSTM (hidden 64, direct
-multi-step head, MSE loss, calendar features hour and weekday) for at most ``--minutes``,
+multi-step head, MSE loss, calendar features hour and weekday, forecasting hour-to-hour
+differences: ``data.transform=diff``) for at most ``--minutes``,
 keeping the model with the best validation MSE, and reports its test MSE / MAE beside the naive
 (last value) and seasonal-naive (same hour yesterday) baselines on the same windows, and the
 numbers that paper reports for its univariate LSTMa and DeepAR baselines.
