@@ -61,7 +61,11 @@ def _root(
 @app.command()
 def train(
     task: Annotated[
-        str, typer.Argument(help="The task: lm, classify, tag, translate, forecast or speech.")
+        str,
+        typer.Argument(
+            help="The task: lm, classify, tag, translate, forecast, speech, generate, caption "
+            "or sketch."
+        ),
     ],
     data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="The run directory to write.")],
@@ -112,14 +116,29 @@ def evaluate(
             "--set", help="Change a saved setting for this evaluation: --set decode.beam_size=1."
         ),
     ] = None,
+    judge: Annotated[
+        Path | None,
+        typer.Option(
+            help="generate runs: a classify run that judges whether samples follow their category."
+        ),
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Samples per category for --judge.")] = 100,
 ) -> None:
     """Evaluate a trained model on new data: perplexity, accuracy, F1, BLEU, a forecast's
     errors beside the naive baselines, or WER / CER, as fits the task."""
     from rnnkit.cli.tables import print_metrics
-    from rnnkit.tasks import load_run
+    from rnnkit.tasks import GeneratesConditioned, load_run
 
     loaded = load_run(run, overrides=set_ or [])
+    if judge is not None and not isinstance(loaded.task, GeneratesConditioned):
+        raise UserError(f"--judge needs a generate run, not {loaded.task.name}", path=run)
+    if samples < 1:
+        raise UserError("--samples must be at least 1")
     metrics = loaded.task.evaluate_files(loaded.model, data)
+    if judge is not None:
+        assert isinstance(loaded.task, GeneratesConditioned)
+        judging = load_run(judge)
+        metrics |= loaded.task.judge(loaded.model, judging.task, judging.model, samples)
     if as_json:
         typer.echo(json.dumps(metrics))
     else:
@@ -128,8 +147,17 @@ def evaluate(
 
 @app.command()
 def generate(
-    run: Annotated[Path, typer.Argument(help="A language-model run directory.")],
-    prompt: Annotated[str, typer.Option(help="Text to continue (default: a new line).")] = "",
+    run: Annotated[Path, typer.Argument(help="A language-model or conditional run directory.")],
+    condition: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--condition",
+            help="What to write (generate runs): a category, or FIELD=VALUE (repeatable).",
+        ),
+    ] = None,
+    prompt: Annotated[
+        str, typer.Option(help="Text to continue (default: a new line, or a new text).")
+    ] = "",
     length: Annotated[int, typer.Option(help="Tokens to generate.")] = 200,
     temperature: Annotated[float, typer.Option(help="Sampling temperature, > 0.")] = 1.0,
     top_k: Annotated[int | None, typer.Option(help="Sample among the k likeliest tokens.")] = None,
@@ -138,17 +166,38 @@ def generate(
     seed: Annotated[int | None, typer.Option(help="Seed, for reproducible samples.")] = None,
     num: Annotated[int, typer.Option(help="Number of samples.")] = 1,
     stop_at_eos: Annotated[
-        bool, typer.Option(help="End a sample at its first end of sentence (<eos>).")
+        bool,
+        typer.Option(help="End a sample at its first end of sentence (<eos>; always: generate)."),
+    ] = False,
+    unique: Annotated[
+        bool, typer.Option("--unique", help="Drop repeated samples (generate runs).")
+    ] = False,
+    not_in_training: Annotated[
+        bool,
+        typer.Option("--not-in-training", help="Drop samples the training data holds (generate)."),
     ] = False,
 ) -> None:
-    """Generate text from a trained language model."""
-    from rnnkit.tasks import Generates, load_run
+    """Generate text from a trained language model, or texts of a category from a conditional
+    one (rnnkit train generate), one per line."""
+    from rnnkit.tasks import Generates, GeneratesConditioned, load_run
 
     _check_sampling(length, temperature, top_k, top_p, num)
     loaded = load_run(run)
-    if not isinstance(loaded.task, Generates):
-        raise UserError(f"a {loaded.task.name} model does not generate text", path=run)
-    samples = loaded.task.generate(
+    task = loaded.task
+    if not isinstance(task, Generates):
+        raise UserError(f"a {task.name} model does not generate text", path=run)
+    options: dict[str, object] = {"stop_at_eos": stop_at_eos}
+    if isinstance(task, GeneratesConditioned):
+        if not condition:
+            choices = "; ".join(f"{f}: {', '.join(v)}" for f, v in task.categories().items())
+            raise UserError(f"a {task.name} model needs --condition ({choices})", path=run)
+        options = {"condition": condition, "unique": unique, "not_in_training": not_in_training}
+    elif condition or unique or not_in_training:
+        raise UserError(
+            f"--condition, --unique and --not-in-training need a generate run, not {task.name}",
+            path=run,
+        )
+    samples = task.generate(
         loaded.model,
         prompt,
         length,
@@ -158,8 +207,17 @@ def generate(
         top_p=top_p,
         greedy=greedy,
         seed=seed,
-        stop_at_eos=stop_at_eos,
+        **options,
     )
+    if isinstance(task, GeneratesConditioned):
+        typer.echo("\n".join(samples))
+        if len(samples) < num:
+            console.print(
+                f"[yellow]only {len(samples)} of {num} samples met --unique / --not-in-training"
+                "[/yellow]",
+                stderr=True,
+            )
+        return
     for i, text in enumerate(samples):
         if num > 1:
             console.rule(f"sample {i + 1}")

@@ -1,8 +1,10 @@
 """What a task can do beyond training, as small protocols the CLI checks before it calls.
 
-``rnnkit generate RUN`` needs a task that `Generates`, ``rnnkit predict RUN`` one that
+``rnnkit generate RUN`` needs a task that `Generates` (with ``--condition``:
+`GeneratesConditioned`), ``rnnkit predict RUN`` one that
 `Predicts`, ``rnnkit translate RUN`` one that `Translates`, ``rnnkit forecast RUN`` one that
-`Forecasts`, ``rnnkit transcribe RUN`` one that `Transcribes`; a task declares a capability
+`Forecasts`, ``rnnkit transcribe RUN`` one that `Transcribes`, ``rnnkit caption RUN`` one that
+`Captions`, ``rnnkit draw RUN`` one that `Draws`; a task declares a capability
 simply by having the methods (structural typing), and ``isinstance(task, Generates)`` tells.
 """
 
@@ -24,6 +26,27 @@ class Generates(Protocol):
 
     def generate(self, model: nn.Module, prompt: str, length: int, **options: Any) -> list[str]:
         """Continuations of ``prompt``, ``length`` tokens each."""
+        ...
+
+
+@runtime_checkable
+class GeneratesConditioned(Generates, Protocol):
+    """A task whose model writes texts of a category (``rnnkit generate --condition``).
+
+    Beyond `Generates`'s options, ``generate`` takes ``condition`` (``"female"`` or
+    ``["gender=female", ...]``), ``unique`` and ``not_in_training``, as
+    `rnnkit.tasks.generate.ConditionalGeneration.generate` does.
+    """
+
+    def categories(self) -> dict[str, list[str]]:
+        """Each condition field and its values."""
+        ...
+
+    def judge(
+        self, model: nn.Module, judge: Any, judge_model: nn.Module, samples: int = 100
+    ) -> dict[str, Any]:
+        """The share of samples of each category that the classifier run ``judge`` (its task
+        and ``judge_model``) assigns to it, and the shares of unique and novel samples."""
         ...
 
 
@@ -96,4 +119,33 @@ class Translates(Protocol):
     ) -> list[list[dict[str, Any]]]:
         """The ``n_best`` translations (JSON-ready records, best first) of each line of
         ``text``, read from ``name``."""
+        ...
+
+
+@runtime_checkable
+class Captions(Protocol):
+    """A task whose model describes images in a sentence (``rnnkit caption``)."""
+
+    def caption(
+        self, model: nn.Module, images: list[str], beam_size: int = 1, attention: bool = False
+    ) -> list[dict[str, Any]]:
+        """One JSON-ready record per image file: its ``image`` and ``caption``; with
+        ``attention``, also the attention map of every word."""
+        ...
+
+
+@runtime_checkable
+class Draws(Protocol):
+    """A task whose model draws sketches (``rnnkit draw``)."""
+
+    def draw(
+        self,
+        model: nn.Module,
+        num: int,
+        temperature: float = 1.0,
+        start: Any = None,
+        seed: int | None = None,
+    ) -> list[Any]:
+        """``num`` sketches (stroke-3 arrays ``(T, 3)``: dx, dy, pen lifted after the point),
+        new or completing the partial sketch ``start``."""
         ...

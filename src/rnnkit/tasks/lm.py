@@ -323,14 +323,8 @@ class LanguageModelling(Task):
                 eos_id=eos,
                 generator=generator,
             )
-        return [self._continue(prompt, self.render(row, stop_at_eos)) for row in generated]
-
-    def _continue(self, prompt: str, continuation: str) -> str:
-        """``prompt`` followed by ``continuation``, with the space that word tokens have
-        between them."""
-        spaced = isinstance(self.tokenizer, WordTokenizer | WhitespaceTokenizer)
-        joins = prompt[-1:].strip() and continuation[:1].strip()
-        return prompt + (" " if spaced and joins else "") + continuation
+        rendered = (self.render(row, stop_at_eos) for row in generated)
+        return [continue_prompt(self.tokenizer, prompt, text) for text in rendered]
 
     def render(self, ids: list[int], stopped_at_eos: bool = False) -> str:
         """The text of generated ``ids``: each end-of-sentence token as a line break (none after
@@ -345,3 +339,11 @@ class LanguageModelling(Task):
             else:
                 lines[-1].append(token_id)
         return "\n".join(self.tokenizer.decode(line) for line in lines)
+
+
+def continue_prompt(tokenizer: Tokenizer, prompt: str, continuation: str) -> str:
+    """``prompt`` followed by ``continuation``, with the space that word tokens have between
+    them."""
+    spaced = isinstance(tokenizer, WordTokenizer | WhitespaceTokenizer)
+    joins = prompt[-1:].strip() and continuation[:1].strip()
+    return prompt + (" " if spaced and joins else "") + continuation

@@ -19,6 +19,9 @@ TASKS: dict[str, str] = {
     "translate": "rnnkit.tasks.translate:Translation",
     "forecast": "rnnkit.tasks.forecast:Forecasting",
     "speech": "rnnkit.tasks.speech:SpeechRecognition",
+    "generate": "rnnkit.tasks.generate:ConditionalGeneration",
+    "caption": "rnnkit.tasks.caption:Captioning",
+    "sketch": "rnnkit.tasks.sketch:SketchGeneration",
 }
 
 
