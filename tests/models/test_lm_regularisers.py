@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import write_corpus
+from conftest import raised, write_corpus
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.models.lm_regularisers import LockedDropout, activation_penalty, embedding_dropout
 from rnnkit.tasks import train_run
@@ -66,7 +66,7 @@ def test_language_model_returns_the_penalty_and_keeps_its_state_dict_keys():
     plain = LanguageModel(30, hidden_size=8, embedding_dim=8, num_layers=2)
     awd = LanguageModel(
         30, hidden_size=8, embedding_dim=8, num_layers=2, embedding_dropout=0.1,
-        locked_dropout=True, ar=2.0, tar=1.0,
+        locked_dropout=True, ar=2.0, tar=1.0, weight_drop=0.5,
     )  # fmt: skip
     assert list(awd.state_dict()) == list(plain.state_dict())
     logits, _, penalty = awd(torch.randint(0, 30, (2, 7)), penalty=True)
@@ -79,7 +79,12 @@ def test_language_model_returns_the_penalty_and_keeps_its_state_dict_keys():
 def test_an_lm_trains_with_every_regulariser_and_variable_bptt(tmp_path):
     corpus = write_corpus(tmp_path / "corpus.txt", 4000)
     keys = ["model.embedding_dropout=0.1", "model.locked_dropout=true", "model.ar=2",
-            "model.tar=1", "model.hidden_size=16", "model.embedding_dim=8", "train.max_steps=5",
+            "model.tar=1", "model.weight_drop=0.5", "model.hidden_size=16", "model.embedding_dim=8", "train.max_steps=5",
             "train.threads=1", "train.variable_bptt=true", "train.bptt=16"]  # fmt: skip
     final = train_run("lm", [str(corpus)], tmp_path / "run", overrides=keys, live=False)
     assert final["valid"]["loss"] > 0
+
+
+def test_weight_drop_is_refused_for_cells_without_it():
+    message = raised(lambda: LanguageModel(30, cell="mingru", weight_drop=0.5))
+    assert "model.weight_drop: not available for cell 'mingru'" in message

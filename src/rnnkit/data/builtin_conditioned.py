@@ -33,7 +33,7 @@ def builtin_conditioned_texts(source: str) -> list[ConditionedText]:
         raise UserError(f"unknown built-in data {source!r}; choose builtin:syllables")
     per_kind, seed = SIZES[name]
     rng = random.Random(seed)
-    records = []
+    records: list[ConditionedText] = []
     for kind, (consonants, vowels) in ALPHABETS.items():
         for _ in range(per_kind):
             syllables = rng.randint(2, 4)

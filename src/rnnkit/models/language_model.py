@@ -50,6 +50,8 @@ class LanguageModel(nn.Module):
             layer's own.
         ar, tar: weights α, β of activation and temporal activation regularisation, returned by
             ``forward(..., penalty=True)``.
+        weight_drop: DropConnect on the recurrent layers' hidden-to-hidden weights (AWD-LSTM;
+            `rnnkit.nn.layers.LSTM`'s ``weight_drop``).
 
     Shapes: ``forward(tokens (N, L), state) -> (logits (N, L, V), state)``; the state is the
     recurrent layer's (``(h, c)`` of ``(num_layers, N, H)`` for an LSTM).
@@ -74,6 +76,7 @@ class LanguageModel(nn.Module):
         locked_dropout: bool = False,
         ar: float = 0.0,
         tar: float = 0.0,
+        weight_drop: float = 0.0,
     ) -> None:
         super().__init__()
         self.embedding_dropout, self.ar, self.tar = embedding_dropout, ar, tar
@@ -87,6 +90,7 @@ class LanguageModel(nn.Module):
             dropout=dropout,
             layer_norm=layer_norm,
             forget_bias=forget_bias,
+            weight_drop=weight_drop,
         )
         self.dropout = LockedDropout(dropout) if locked_dropout else nn.Dropout(dropout)
         self.projection, self.output = output_layer(

@@ -25,6 +25,7 @@ CELLS: dict[str, Callable[..., RecurrentLayer]] = {
     "jordan": JordanRNN,
 }
 LAYER_NORM_CELLS = ("rnn", "rnn_relu", "lstm", "gru")
+WEIGHT_DROP_CELLS = LAYER_NORM_CELLS
 FORGET_GATE_CELLS = ("lstm", "minlstm")
 
 
@@ -39,11 +40,13 @@ def build_recurrent(
     layer_norm: bool = False,
     forget_bias: float | None = None,
     proj_size: int = 0,
+    weight_drop: float = 0.0,
 ) -> RecurrentLayer:
     """A batch-first rnnkit layer of kind ``cell`` (see `CELLS`).
 
     ``forget_bias`` applies to the cells with a forget gate and is ignored by the others, so a
-    task can default it to 1.0 for every cell; ``layer_norm`` is an error where a cell lacks it.
+    task can default it to 1.0 for every cell; ``layer_norm`` and ``weight_drop`` are errors
+    where a cell lacks them.
     """
     if cell not in CELLS:
         raise UserError(f"model.cell: unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
@@ -52,7 +55,14 @@ def build_recurrent(
             f"model.layer_norm: not available for cell {cell!r} "
             f"(only {', '.join(LAYER_NORM_CELLS)})"
         )
+    if weight_drop and cell not in WEIGHT_DROP_CELLS:
+        raise UserError(
+            f"model.weight_drop: not available for cell {cell!r} "
+            f"(only {', '.join(WEIGHT_DROP_CELLS)})"
+        )
     options: dict[str, Any] = {"layer_norm": layer_norm} if cell in LAYER_NORM_CELLS else {}
+    if weight_drop:
+        options["weight_drop"] = weight_drop
     if cell in FORGET_GATE_CELLS:
         options["forget_bias"] = forget_bias
     if proj_size:

@@ -52,6 +52,9 @@ class LSTM(RecurrentLayer):
         recurrent_dropout: variational dropout on ``h_{t-1}`` (Gal & Ghahramani 2016): one mask
             per sequence and layer, reused at every step.
         zoneout: probability that a state unit keeps its previous value (Krueger et al. 2017).
+        weight_drop: DropConnect on the hidden-to-hidden weights ``weight_hh`` in training, one
+            mask per forward pass shared by every step (Merity et al. 2017, AWD-LSTM); torch's
+            kernel still runs, and the state dict keeps torch's keys.
         forget_bias: initial total bias of the forget gate (e.g. 1.0); an initialisation only,
             the state dict stays torch's.
         backend: ``"auto"`` runs torch's kernel when the configuration allows, else the time
@@ -104,12 +107,14 @@ class LSTM(RecurrentLayer):
         peephole: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        weight_drop: float = 0.0,
         forget_bias: float | None = None,
         backend: str = "auto",
     ) -> None:
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            recurrent_dropout=recurrent_dropout, zoneout=zoneout, backend=backend,
+            recurrent_dropout=recurrent_dropout, zoneout=zoneout,
+            weight_drop=weight_drop, backend=backend,
             forget_bias=forget_bias,
         )  # fmt: skip
         self.proj_size, self.layer_norm, self.peephole = proj_size, layer_norm, peephole
@@ -141,8 +146,8 @@ class LSTM(RecurrentLayer):
 
 class GRU(RecurrentLayer):
     r"""A multi-layer GRU; `torch.nn.GRU` plus ``layer_norm``, ``recurrent_dropout``,
-    ``zoneout`` and ``backend``, as described in `LSTM`. ``proj_size`` is there for torch's
-    sake: anything but 0 is a ValueError, as in torch.
+    ``zoneout``, ``weight_drop`` and ``backend``, as described in `LSTM`. ``proj_size`` is
+    there for torch's sake: anything but 0 is a ValueError, as in torch.
 
     Runs `rnnkit.GRUCell` (equations there; torch's variant of Cho et al. 2014). Inputs
     ``input, h_0, lengths``; outputs ``output (L, N, D * H)``, ``h_n (D * num_layers, N, H)``.
@@ -169,12 +174,14 @@ class GRU(RecurrentLayer):
         layer_norm: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        weight_drop: float = 0.0,
         backend: str = "auto",
     ) -> None:
         _refuse_projection(proj_size)
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            recurrent_dropout=recurrent_dropout, zoneout=zoneout, backend=backend,
+            recurrent_dropout=recurrent_dropout, zoneout=zoneout,
+            weight_drop=weight_drop, backend=backend,
         )  # fmt: skip
         self.layer_norm = layer_norm
         self._build(device, dtype)
@@ -193,8 +200,8 @@ class GRU(RecurrentLayer):
 
 class RNN(RecurrentLayer):
     r"""A multi-layer Elman RNN; `torch.nn.RNN` plus ``layer_norm``, ``recurrent_dropout``,
-    ``zoneout`` and ``backend``, as described in `LSTM`. ``proj_size`` other than 0 is a
-    ValueError, as in torch.
+    ``zoneout``, ``weight_drop`` and ``backend``, as described in `LSTM`. ``proj_size`` other
+    than 0 is a ValueError, as in torch.
 
     Runs `rnnkit.RNNCell`, ``h_t = φ(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` with
     ``nonlinearity`` φ ``'tanh'`` or ``'relu'``. Inputs ``input, h_0, lengths``; outputs
@@ -222,12 +229,14 @@ class RNN(RecurrentLayer):
         layer_norm: bool = False,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        weight_drop: float = 0.0,
         backend: str = "auto",
     ) -> None:
         _refuse_projection(proj_size)
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            recurrent_dropout=recurrent_dropout, zoneout=zoneout, backend=backend,
+            recurrent_dropout=recurrent_dropout, zoneout=zoneout,
+            weight_drop=weight_drop, backend=backend,
         )  # fmt: skip
         self.nonlinearity, self.activation = nonlinearity, activation(nonlinearity)
         self.layer_norm = layer_norm

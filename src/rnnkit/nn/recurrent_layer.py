@@ -42,7 +42,7 @@ from rnnkit.nn.time_loop import time_loop
 REPR_DEFAULTS: dict[str, Any] = dict(
     num_layers=1, nonlinearity="tanh", bias=True, batch_first=False, dropout=0.0,
     bidirectional=False, proj_size=0, layer_norm=False, peephole=False, recurrent_dropout=0.0,
-    zoneout=0.0, forget_bias=None, backend="auto",
+    zoneout=0.0, weight_drop=0.0, forget_bias=None, backend="auto",
 )  # fmt: skip
 
 Output = tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, ...]]
@@ -66,13 +66,19 @@ class RecurrentLayer(nn.Module):
         *,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        weight_drop: float = 0.0,
         backend: str = "auto",
         forget_bias: float | None = None,
     ) -> None:
         super().__init__()
         check_layer_arguments(input_size, hidden_size, num_layers, bias, batch_first)
         check_dropout(dropout, num_layers)
-        for name, p in (("recurrent_dropout", recurrent_dropout), ("zoneout", zoneout)):
+        probabilities = {
+            "recurrent_dropout": recurrent_dropout,
+            "zoneout": zoneout,
+            "weight_drop": weight_drop,
+        }
+        for name, p in probabilities.items():
             if not (isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p < 1):
                 raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
         backend = check_backend(backend)
@@ -86,6 +92,7 @@ class RecurrentLayer(nn.Module):
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional = bidirectional
         self.recurrent_dropout, self.zoneout = float(recurrent_dropout), float(zoneout)
+        self.weight_drop = float(weight_drop)
         self.backend, self.forget_bias = backend, forget_bias
         # per layer-direction, in torch's order: CellWeights field -> parameter name
         self._parameter_names: list[dict[str, str]] = []
@@ -153,10 +160,27 @@ class RecurrentLayer(nn.Module):
                 w = self.cell_weights(*divmod(k, self.num_directions))
                 set_forget_bias(w.bias_ih, w.bias_hh, gate, self.forget_bias)
 
-    def cell_weights(self, layer: int, direction: int = 0) -> CellWeights:
-        """The parameters of one layer and direction, as the cell's math takes them."""
+    def cell_weights(
+        self, layer: int, direction: int = 0, weights: dict[str, Tensor] | None = None
+    ) -> CellWeights:
+        """The parameters of one layer and direction, as the cell's math takes them (or their
+        stand-ins in ``weights``, by parameter name: those of one pass, `_pass_weights`)."""
         names = self._parameter_names[layer * self.num_directions + direction]
-        return CellWeights(**{field: getattr(self, name) for field, name in names.items()})
+        if weights is None:
+            return CellWeights(**{field: getattr(self, name) for field, name in names.items()})
+        return CellWeights(**{field: weights[name] for field, name in names.items()})
+
+    def _pass_weights(self) -> dict[str, Tensor]:
+        """The weights one forward pass runs with, by parameter name, in torch's order: the
+        parameters, and in training with ``weight_drop`` every ``weight_hh`` under DropConnect
+        (Wan et al. 2013) — ``W_hh ⊙ M / (1 - p)``, ``M ~ Bernoulli(1 - p)`` drawn once per
+        pass and shared by all steps (Merity et al. 2017, AWD-LSTM)."""
+        weights = {name: getattr(self, name) for name in self._flat_weights_names}
+        if self.training and self.weight_drop:
+            for name in weights:
+                if name.startswith("weight_hh"):
+                    weights[name] = F.dropout(weights[name], self.weight_drop, training=True)
+        return weights
 
     @property
     def all_weights(self) -> list[list[nn.Parameter]]:
@@ -250,7 +274,8 @@ class RecurrentLayer(nn.Module):
             )
         lengths = check_lengths(lengths, x.shape[1], x.shape[0])
         state = self._initial_state(hx, x, batched, x.shape[1])
-        output, final = self._forward_time_major(x, state, lengths, zero_state=hx is None)
+        weights = self._pass_weights()
+        output, final = self._forward_time_major(x, state, lengths, weights, zero_state=hx is None)
         if self.batch_first and batched:
             output = output.transpose(0, 1)
         if not batched:
@@ -265,25 +290,34 @@ class RecurrentLayer(nn.Module):
         steps, batch = len(packed.batch_sizes), int(packed.batch_sizes[0])
         state = self._initial_state(hx, packed.data, True, batch)
         padded_share = 1 - packed.data.shape[0] / (steps * batch)
+        weights = self._pass_weights()
         if self.uses_native() and not runs_padded(self._native_config(), packed.data, padded_share):
-            output, final = run_native(
-                self._native_config(), packed, state, self._flat_weights, self.training
-            )
+            flat = list(weights.values())
+            output, final = run_native(self._native_config(), packed, state, flat, self.training)
             return output, self._public_state(final)
         # the time loop, or the fused kernel on the padded batch (`_forward_time_major` makes
         # the same cheap choice again)
         x, lengths = unpack(packed)
-        out, final = self._forward_time_major(x, state, lengths, zero_state=hx is None)
+        out, final = self._forward_time_major(x, state, lengths, weights, zero_state=hx is None)
         return pack_like(out, lengths, packed), self._public_state(final)
 
     def _forward_time_major(
-        self, x: Tensor, state: State, lengths: Tensor | None, *, zero_state: bool
+        self,
+        x: Tensor,
+        state: State,
+        lengths: Tensor | None,
+        pass_weights: dict[str, Tensor],
+        *,
+        zero_state: bool,
     ) -> tuple[Tensor, State]:
         """The output ``(T, N, D * H_out)`` and final state of ``x`` ``(T, N, F)``, on torch's
-        kernel or through `_forward_layers`; ``zero_state`` tells whether ``state`` is zeros."""
+        kernel or through `_forward_layers`, with ``pass_weights`` (`_pass_weights`);
+        ``zero_state`` tells whether ``state`` is zeros."""
         if not self.uses_native():
-            return self._as_torch_autocasts(x, *self._forward_layers(x, state, lengths))
-        config, weights = self._native_config(), self._flat_weights
+            return self._as_torch_autocasts(
+                x, *self._forward_layers(x, state, lengths, pass_weights)
+            )
+        config, weights = self._native_config(), list(pass_weights.values())
         if lengths is None:
             output, final = run_native(config, x, state, weights, self.training)
             assert isinstance(output, Tensor)
@@ -313,9 +347,10 @@ class RecurrentLayer(nn.Module):
         return output.to(dtypes[0]), final
 
     def _forward_layers(
-        self, x: Tensor, state: State, lengths: Tensor | None
+        self, x: Tensor, state: State, lengths: Tensor | None, weights: dict[str, Tensor]
     ) -> tuple[Tensor, State]:
-        """All layers and directions, each by `_forward_direction`; ``x`` is ``(T, N, F)``."""
+        """All layers and directions, each by `_forward_direction` with ``weights`` (by
+        parameter name); ``x`` is ``(T, N, F)``."""
         padding = Padding.of(lengths, x.shape[0], x.device)
         if padding is not None:
             x = x.masked_fill(~padding.mask, 0.0)  # padding may hold anything, NaN included
@@ -325,7 +360,8 @@ class RecurrentLayer(nn.Module):
             outputs = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
-                w, start = self.cell_weights(layer, direction), tuple(s[k] for s in state)
+                w = self.cell_weights(layer, direction, weights)
+                start = tuple(s[k] for s in state)
                 x_in = x if direction == 0 else reverse_time(x, index)
                 out, final = self._forward_direction(w, x_in, start, padding)
                 outputs.append(out if direction == 0 else reverse_time(out, index))

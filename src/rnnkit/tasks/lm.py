@@ -89,6 +89,12 @@ class LMModelConfig(ConfigModel):
     tar: NonNegativeFloat = Field(
         default=0.0, description="Temporal activation regularisation weight β (AWD-LSTM: 1)."
     )
+    weight_drop: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="DropConnect on the hidden-to-hidden weights (AWD-LSTM: 0.5).",
+    )
 
 
 class LMDataConfig(ConfigModel):
@@ -206,6 +212,7 @@ class LanguageModelling(Task):
             locked_dropout=m.locked_dropout,
             ar=m.ar,
             tar=m.tar,
+            weight_drop=m.weight_drop,
         )
 
     def summary(self) -> str:
