@@ -213,7 +213,10 @@ def test_wrong_type_in_override_names_the_override() -> None:
         ("train.epochs=true", "train.epochs: expected an integer, got true"),
         ("train.lr=-1", "train.lr: expected a value > 0.0, got -1"),
         ("train.lr=.inf", "train.lr: expected a finite number, got inf"),
-        ("train.optimizer=rmsprop", "expected one of 'sgd', 'adam' or 'adamw', got 'rmsprop'"),
+        (
+            "train.optimizer=rmsprop",
+            "expected one of 'sgd', 'adam', 'adamw' or 'asgd', got 'rmsprop'",
+        ),
         ("model.dropout=1.0", "model.dropout: expected a value < 1.0, got 1.0"),
         ("train=5", "train: expected a mapping, got 5"),
         ("model.sizes=[1, x]", "model.sizes.1: expected an integer, got 'x'"),
@@ -367,7 +370,7 @@ def test_config_keys_cover_every_leaf_with_type_and_default() -> None:
     assert set(rows) == expected
     assert rows["train.lr"][0] == "float"
     assert rows["train.max_steps"][0] == "int | null"
-    assert rows["train.optimizer"][0] == "sgd | adam | adamw"
+    assert rows["train.optimizer"][0] == "sgd | adam | adamw | asgd"
     assert rows["train.lr"][1].endswith(f"Default: {TrainConfig().lr}.")
     assert rows["train.clip_value"][1].endswith("Default: null.")
     assert TrainConfig.model_fields["epochs"].description in rows["train.epochs"][1]

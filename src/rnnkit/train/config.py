@@ -97,8 +97,15 @@ class TrainConfig(ConfigModel):
         description="Truncated BPTT length for language-model streams: tokens per batch row; "
         "the state is carried across batches, gradients are not.",
     )
-    optimizer: Literal["sgd", "adam", "adamw"] = Field(
-        default="adamw", description="The optimizer."
+    optimizer: Literal["sgd", "adam", "adamw", "asgd"] = Field(
+        default="adamw",
+        description="The optimizer; asgd: SGD, then the average of its steps once validation "
+        "stalls (NT-ASGD, AWD-LSTM).",
+    )
+    asgd_nonmono: PositiveInt = Field(
+        default=5,
+        description="asgd: average once validation is worse than the best of the evaluations "
+        "before the last n.",
     )
     lr: PositiveFloat = Field(default=2e-3, description="Peak learning rate.")
     weight_decay: NonNegativeFloat = Field(

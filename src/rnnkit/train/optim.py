@@ -29,9 +29,10 @@ from rnnkit.train.config import TrainConfig
 def build_optimizer(
     parameters: Iterable[nn.Parameter], config: TrainConfig
 ) -> torch.optim.Optimizer:
-    """SGD (with momentum), Adam or AdamW at ``config.lr``."""
+    """SGD (with momentum), Adam or AdamW at ``config.lr``; ``asgd`` runs SGD, averaged by the
+    trainer once triggered (`rnnkit.train.averaging`)."""
     params = list(parameters)
-    if config.optimizer == "sgd":
+    if config.optimizer in ("sgd", "asgd"):
         return torch.optim.SGD(
             params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )

@@ -94,6 +94,10 @@ class TrainingProgress:
         """Print an evaluation record as one line (above the bar when there is one)."""
         self.console.print(format_record(record), soft_wrap=True)
 
+    def note(self, text: str) -> None:
+        """Print one line of news about the run (above the bar when there is one)."""
+        self.console.print(text, soft_wrap=True)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()

@@ -28,6 +28,7 @@ import math
 import random
 import time
 from collections.abc import Sized
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from rnnkit.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from rnnkit.train.averaging import ParameterAverage
 from rnnkit.train.config import dump_config
 from rnnkit.train.distributed import Cluster
 from rnnkit.train.optim import Schedule, build_optimizer
@@ -157,6 +159,11 @@ class Trainer:
             size = sum(p.numel() for p in model.parameters())
             print(f"{self.task.summary()}; model: {size:,} parameters", flush=True)
         self.optimizer = build_optimizer(model.parameters(), self.config)
+        self.averaging = (
+            ParameterAverage(self.config.asgd_nonmono, self.task.higher_is_better)
+            if self.config.optimizer == "asgd"
+            else None
+        )
         self.per_epoch = self._batches_per_epoch()
         total = self.config.epoch_limit * self.per_epoch  # inf: max_steps decides
         self.schedule = Schedule(
@@ -244,6 +251,8 @@ class Trainer:
         if self.config.clip_norm is not None:
             nn.utils.clip_grad_norm_(model.parameters(), self.config.clip_norm)
         self.optimizer.step()
+        if self.averaging is not None:
+            self.averaging.update(model.parameters())
         return float(loss.detach()), count, self.task.detach_carry(carry)
 
     # --- stopping --------------------------------------------------------------------------
@@ -267,10 +276,12 @@ class Trainer:
     def _evaluate(
         self, model: nn.Module, carry: Any, meter: Meter, progress: TrainingProgress
     ) -> None:
-        """Evaluate on the validation data, log, save ``RUN`` if better and ``RUN/last``."""
+        """Evaluate on the validation data, log, save ``RUN`` if better and ``RUN/last``; with
+        NT-ASGD the evaluation and ``RUN`` hold the averaged weights once averaging began."""
         position, task = self.position, self.task
         has_valid = self.cluster.is_main and "valid" in task.splits()
-        metrics = task.evaluate(model, "valid") if has_valid else {}
+        with self._averaged(model):
+            metrics = task.evaluate(model, "valid") if has_valid else {}
         score = self.cluster.broadcast([metrics.get(task.metric, math.nan)])[0]
         improved = (
             position.best is None
@@ -285,14 +296,23 @@ class Trainer:
         self.evaluated_at = position.step
         train_loss = self.cluster.mean(meter.take_mean_loss())
         ranks = self._gather_rank_states(carry)
-        if self.cluster.is_main:
-            saved = {"step": position.step, "valid": metrics}
-            if improved:
+        saved = {"step": position.step, "valid": metrics}
+        if self.cluster.is_main and improved:
+            with self._averaged(model):
                 self._save(self.run_dir, model, saved)
+        averaging = self.averaging
+        triggered = averaging is not None and averaging.after_evaluation(score, model.parameters())
+        if triggered and self.cluster.is_main:
+            progress.note(f"step {position.step}: validation stalled; averaging weights (ASGD)")
+        if self.cluster.is_main:
             self._save(self.run_dir / LAST_DIR, model, saved, self._state(ranks))
             # logged once RUN/last holds this step: a run killed before never logs it twice
             self._log(train_loss, metrics, meter, progress)
         self.cluster.barrier()
+
+    def _averaged(self, model: nn.Module) -> AbstractContextManager[None]:
+        """A block in which ``model`` holds its NT-ASGD average (its own weights without)."""
+        return nullcontext() if self.averaging is None else self.averaging.applied(model)
 
     def _save(
         self,
@@ -353,6 +373,7 @@ class Trainer:
             "position": asdict(self.position),
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
+            "averaging": None if self.averaging is None else self.averaging.state_dict(),
             "ranks": ranks,
         }
 
@@ -363,6 +384,8 @@ class Trainer:
         self.position = Position(**state["position"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
+        if self.averaging is not None and state.get("averaging") is not None:
+            self.averaging.load_state_dict(state["averaging"])
         own = state["ranks"][self.cluster.rank % len(state["ranks"])]
         restore_rng_state(own["rng"])
         return move_to(own["carry"], self.cluster.device)
