@@ -275,6 +275,7 @@ def _print_final(metrics: dict[str, object], out: Path) -> None:
 def _register_commands() -> None:
     """The commands that live in modules of their own."""
     from rnnkit.cli.diagnose import diagnose_app
+    from rnnkit.cli.draw import draw
     from rnnkit.cli.embed import embed
     from rnnkit.cli.forecast import forecast
     from rnnkit.cli.predict import predict
@@ -285,6 +286,7 @@ def _register_commands() -> None:
     app.command()(translate)
     app.command()(forecast)
     app.command()(transcribe)
+    app.command()(draw)
     app.command()(embed)
     app.add_typer(diagnose_app, name="diagnose")
 
