@@ -4,8 +4,8 @@ syllable names, and the errors that name file and line."""
 from __future__ import annotations
 
 import pytest
-from conftest import raised, write
 
+from conftest import raised, write
 from rnnkit.data.builtin_conditioned import ALPHABETS, builtin_conditioned_texts
 from rnnkit.data.conditioned_text import ConditionedText, read_conditioned_texts
 

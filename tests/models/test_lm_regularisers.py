@@ -79,8 +79,9 @@ def test_language_model_returns_the_penalty_and_keeps_its_state_dict_keys():
 def test_an_lm_trains_with_every_regulariser_and_variable_bptt(tmp_path):
     corpus = write_corpus(tmp_path / "corpus.txt", 4000)
     keys = ["model.embedding_dropout=0.1", "model.locked_dropout=true", "model.ar=2",
-            "model.tar=1", "model.weight_drop=0.5", "model.hidden_size=16", "model.embedding_dim=8", "train.max_steps=5",
-            "train.threads=1", "train.variable_bptt=true", "train.bptt=16"]  # fmt: skip
+            "model.tar=1", "model.weight_drop=0.5", "model.hidden_size=16",
+            "model.embedding_dim=8", "train.max_steps=5", "train.threads=1",
+            "train.variable_bptt=true", "train.bptt=16"]  # fmt: skip
     final = train_run("lm", [str(corpus)], tmp_path / "run", overrides=keys, live=False)
     assert final["valid"]["loss"] > 0
 

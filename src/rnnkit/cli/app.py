@@ -274,6 +274,7 @@ def _print_final(metrics: dict[str, object], out: Path) -> None:
 
 def _register_commands() -> None:
     """The commands that live in modules of their own."""
+    from rnnkit.cli.caption import caption
     from rnnkit.cli.diagnose import diagnose_app
     from rnnkit.cli.draw import draw
     from rnnkit.cli.embed import embed
@@ -286,6 +287,7 @@ def _register_commands() -> None:
     app.command()(translate)
     app.command()(forecast)
     app.command()(transcribe)
+    app.command()(caption)
     app.command()(draw)
     app.command()(embed)
     app.add_typer(diagnose_app, name="diagnose")

@@ -1,8 +1,8 @@
 """The jobs rnnkit trains, each a `rnnkit.train.Task`: the registry (`TASKS`, `task_class`),
 the run lifecycle (`train_run`, `load_run`), the capabilities a task may have beyond training
 (`Captions`, `Draws`, `Forecasts`, `Generates`, `GeneratesConditioned`, `Predicts`,
-`Transcribes`, `Translates`), and one module per task (`lm`, `classify`, `tag`, `translate`, `forecast`, `speech`,
-`generate`, `caption`, `sketch`)."""
+`Transcribes`, `Translates`), and one module per task (`lm`, `classify`, `tag`,
+`translate`, `forecast`, `speech`, `generate`, `caption`, `sketch`)."""
 
 from rnnkit.tasks.capabilities import (
     Captions,

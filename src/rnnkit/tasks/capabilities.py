@@ -127,10 +127,15 @@ class Captions(Protocol):
     """A task whose model describes images in a sentence (``rnnkit caption``)."""
 
     def caption(
-        self, model: nn.Module, images: list[str], beam_size: int = 1, attention: bool = False
+        self,
+        model: nn.Module,
+        images: list[str],
+        beam_size: int | None = None,
+        attention: bool = False,
     ) -> list[dict[str, Any]]:
-        """One JSON-ready record per image file: its ``image`` and ``caption``; with
-        ``attention``, also the attention map of every word."""
+        """One JSON-ready record per image file: its ``image`` and ``caption`` (beam search of
+        ``beam_size``, default the run's ``decode.beam_size``); with ``attention``, also the
+        attention map of every word."""
         ...
 
 
