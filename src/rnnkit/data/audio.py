@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass
 from math import gcd
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.readers import json_lines, read_text
 from rnnkit.errors import UserError
 
 PATH_COLUMNS = ("path", "audio")
@@ -90,8 +90,6 @@ def read_utterances(
 ) -> list[Utterance]:
     """The utterances a manifest or folder names (see the module docstring); without
     ``with_text`` a manifest needs no text column (recordings to transcribe)."""
-    from rnnkit.data.readers import read_text
-
     path = Path(source)
     if path.is_dir():
         return _read_folder(path, sample_rate, label_pattern)
@@ -179,13 +177,7 @@ def _table_rows(text: str, path: Path, with_text: bool) -> list[tuple[str, str, 
 def _jsonl_rows(text: str, path: Path) -> list[tuple[str, str, int]]:
     """``(audio path, text, line)`` of a JSON-lines manifest."""
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UserError(f"not valid JSON ({error.msg})", path=path, line=number) from None
+    for number, record in json_lines(text.splitlines(), path):
         if not isinstance(record, dict) or not isinstance(record.get("audio"), str):
             raise UserError('expected {"audio": PATH, "text": ...}', path=path, line=number)
         rows.append((record["audio"], str(record.get("text", "")), number))

@@ -7,10 +7,11 @@ normalises line endings as Python's text mode does (``\\r\\n`` and ``\\r`` becom
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rnnkit.errors import UserError
 
@@ -61,6 +62,18 @@ def iter_lines(path: PathArg) -> Iterator[str]:
             yield _decode(raw, path, first_line=number).removesuffix("\n").removesuffix("\r")
         if empty:
             raise UserError("file is empty", path=path)
+
+
+def json_lines(lines: Iterable[str], path: PathArg) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of each non-blank line of a JSON-lines text (from 1); a line
+    that is not JSON is a `UserError` naming ``path`` and the line."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UserError(f"not valid JSON ({error.msg})", path=path, line=number) from None
 
 
 def open_binary(path: PathArg) -> BinaryIO:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.data.builtin_sketches import builtin_sketches, is_builtin
-from rnnkit.data.readers import iter_lines, read_text
+from rnnkit.data.readers import iter_lines, json_lines, read_text
 from rnnkit.data.safe_npz import load_npz
 from rnnkit.data.sketches import lines_to_stroke3
 from rnnkit.errors import UserError
@@ -95,13 +95,7 @@ def read_ndjson(path: str | Path) -> list[np.ndarray]:
     """The drawings of a Quick, Draw! ``.ndjson`` file as stroke-3 arrays (blank lines
     skipped)."""
     sketches = []
-    for number, line in enumerate(iter_lines(path), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UserError(f"not valid JSON ({error.msg})", path=path, line=number) from None
+    for number, record in json_lines(iter_lines(path), path):
         lines = _strokes(record.get("drawing")) if isinstance(record, dict) else None
         if lines is None:
             raise UserError(DRAWING_HELP, path=path, line=number)
