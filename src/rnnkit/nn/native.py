@@ -36,10 +36,16 @@ TRANSFORMS_WITHOUT_RULE = {
 }
 
 
+# why `torch.compile` leaves the kernels out of its graph (torch does the same for torch.nn.LSTM)
+UNTRACEABLE = "torch's recurrent kernels cannot be traced (dynamo's allow_rnn is off)"
+
+
 def transform_without_rule() -> str | None:
     """The active transform that torch's kernels cannot run under, if any: ``vmap``,
     ``grad`` / ``vjp`` / ``jacrev``, ``jvp`` / ``jacfwd``, or a `torch.autograd.forward_ad`
-    dual level."""
+    dual level. Under `torch.compile` none (dynamo traces no functorch state)."""
+    if torch.compiler.is_compiling():
+        return None
     for interpreter in functorch.get_interpreter_stack() or []:
         if interpreter.key() in TRANSFORMS_WITHOUT_RULE:
             return TRANSFORMS_WITHOUT_RULE[interpreter.key()]
@@ -64,6 +70,7 @@ def _select(state: tuple[Tensor, ...], index: Tensor | None) -> tuple[Tensor, ..
     return state if index is None else tuple(s.index_select(1, index) for s in state)
 
 
+@torch.compiler.disable(reason=UNTRACEABLE)
 def run_native(
     config: NativeConfig,
     input: Tensor | PackedSequence,
@@ -71,7 +78,8 @@ def run_native(
     weights: Sequence[Tensor],
     training: bool,
 ) -> tuple[Tensor | PackedSequence, tuple[Tensor, ...]]:
-    """Run torch's kernel.
+    """Run torch's kernel. `torch.compile` runs it as it is, outside the graph, as it runs
+    ``torch.nn.LSTM`` (dynamo's ``allow_rnn`` is off by default: tracing the kernels fails).
 
     Args:
         input: ``(T, N, F)`` time-major, or a `PackedSequence`.

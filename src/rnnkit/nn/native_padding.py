@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.nn.native import KERNELS, NativeConfig
+from rnnkit.nn.native import KERNELS, UNTRACEABLE, NativeConfig
 from rnnkit.nn.padding import Padding, reverse_time
 
 FLAG_WEIGHT = 1e4
@@ -112,6 +112,7 @@ def flag_weights(mode: str, weight_ih: Tensor) -> Tensor:
     return column
 
 
+@torch.compiler.disable(reason=UNTRACEABLE)
 def run_native_padded(
     config: NativeConfig,
     x: Tensor,

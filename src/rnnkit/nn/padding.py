@@ -45,7 +45,10 @@ def check_lengths(lengths: Tensor | list[int] | None, batch: int, steps: int) ->
 
 
 def _batched_by_vmap(tensor: Tensor) -> bool:
-    """Whether ``tensor``, under any torch.func wrappers, varies across a ``vmap``."""
+    """Whether ``tensor``, under any torch.func wrappers, varies across a ``vmap`` (never under
+    `torch.compile`, which traces no functorch wrappers)."""
+    if torch.compiler.is_compiling():
+        return False
     while functorch.is_functorch_wrapped_tensor(tensor):
         if functorch.is_batchedtensor(tensor):
             return True
