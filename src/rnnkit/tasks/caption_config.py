@@ -52,8 +52,10 @@ class CaptionModelConfig(ConfigModel):
         default=None, description="Hidden size of the attention scores (null: hidden_size)."
     )
     attention_reg: NonNegativeFloat = Field(
-        default=1.0,
-        description="λ of the doubly stochastic attention regulariser λ Σ_i (1 - Σ_t α_ti)².",
+        default=0.0,
+        description="λ of the doubly stochastic attention regulariser λ Σ_i (1 - Σ_t α_ti)², "
+        "per caption (0: off; with fewer words than regions it cannot reach 0 and outweighs "
+        "the words' loss at λ = 1).",
     )
     dropout: Rate = Field(default=0.3, description="Dropout before the output layer.")
 
