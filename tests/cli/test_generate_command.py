@@ -95,6 +95,33 @@ def test_a_classifier_judges_the_samples(run, tmp_path):
     assert 0 < metrics["novel"] <= 1 and 0 < metrics["unique"] <= 1
 
 
+def test_a_classifier_trains_on_the_same_category_files(run, tmp_path):
+    files = write_categories(tmp_path, "builtin:syllables")
+    judge = str(tmp_path / "judge")
+    trained = rnnkit("train", "classify", "--data", files[0], "--data", files[1], "--out", judge,
+                     *SMALL, "--set", "data.tokenizer=char", "--set", "train.epochs=1")  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    judged = rnnkit("evaluate", str(run), "--data", files[0], "--judge", judge, "--samples", "10")
+    assert judged.returncode == 0, judged.stderr
+    assert "judged" in judged.stdout and "as_asked" in judged.stdout  # the per-category table
+
+
+def test_samples_are_never_empty_nor_unknown_tokens(run):
+    made = rnnkit("generate", str(run), "--condition", "soft", "--num", "200", "--temperature",
+                  "3", "--seed", "0")  # fmt: skip
+    samples = made.stdout.split("\n")[:-1]
+    assert len(samples) == 200 and all(s.strip() for s in samples)
+    assert not any("<unk>" in s or "<pad>" in s for s in samples)
+
+
+def test_fewer_samples_than_asked_are_said_on_stderr(run):
+    made = rnnkit("generate", str(run), "--condition", "soft", "--num", "40", "--length", "1",
+                  "--unique")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    count = len(made.stdout.splitlines())
+    assert 0 < count < 40 and f"only {count} of 40 samples" in made.stderr
+
+
 def test_bad_requests_are_one_line_errors(run):
     missing = rnnkit("generate", str(run))
     assert missing.returncode == 2
@@ -102,5 +129,9 @@ def test_bad_requests_are_one_line_errors(run):
     unknown = rnnkit("generate", str(run), "--condition", "blue")
     assert "unknown label 'blue'; this model knows: sharp, soft" in unknown.stderr
     field = rnnkit("generate", str(run), "--condition", "colour=soft")
-    assert "unknown: colour" in field.stderr
+    assert "unknown field 'colour'; no value for label" in field.stderr
+    twice = rnnkit("generate", str(run), "--condition", "soft", "--condition", "sharp")
+    assert "gives label twice ('soft' and 'sharp')" in twice.stderr
+    judge = rnnkit("evaluate", str(run), "--data", "builtin:syllables-test", "--judge", str(run))
+    assert f"{run}: a generate run cannot judge samples" in judge.stderr
     assert len(unknown.stderr.splitlines()) == 1

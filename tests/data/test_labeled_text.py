@@ -230,3 +230,13 @@ def test_from_text_takes_the_format_from_the_name_or_the_argument() -> None:
     assert message == (
         "unknown labelled-text format 'xml'; choose one of csv, fasttext, jsonl, tsv"
     )
+
+
+def test_a_txt_file_without_fasttext_labels_is_one_class_named_by_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "positive.txt", "a fine film\n\n great fun \n")
+    assert read_labeled_texts(path) == [
+        LabeledText("a fine film", ("positive",), 1),
+        LabeledText("great fun", ("positive",), 3),
+    ]
+    # input for prediction is plain lines, not a class
+    assert read_labeled_texts(path, require_labels=False)[0].labels == ()

@@ -110,7 +110,12 @@ def test_bad_files_and_elements_are_named(tmp_path):
     np.savez(tmp_path / "narrow.npz", train=array)
     message = raised(lambda: read_sketch_splits(tmp_path / "narrow.npz"))
     assert message.startswith(f"{tmp_path / 'narrow.npz'}: sketch 1 of 'train' is not a stroke-3")
-    assert "read_sketch_splits" not in message and "4x2" in message
+    assert "read_sketch_splits" not in message and "shape (4, 2) of float64" in message
+    np.savez(tmp_path / "other.npz", x=np.arange(3), y=np.arange(3))
+    message = raised(lambda: read_sketch_splits(tmp_path / "other.npz"))
+    assert "is not a Sketch-RNN file: it holds no train, valid, test arrays (found: 'x', 'y')" in (
+        message
+    )
     np.savez(tmp_path / "train_only.npz", train=sketches_of([3]))
     message = raised(
         lambda: split_of(read_sketch_splits(tmp_path / "train_only.npz"), "valid", "x")

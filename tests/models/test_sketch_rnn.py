@@ -117,3 +117,11 @@ def test_sampling_continues_the_start_and_repeats_with_a_seed(latent_size):
     assert all(torch.equal(a, b) for a, b in zip(sketches, draw(0), strict=True))
     fresh = model.sample(3, 1.0, torch.Generator().manual_seed(1), max_length=6)
     assert len(fresh) == 3 and all(len(s) <= 6 for s in fresh)
+
+
+def test_a_new_sketch_has_a_point_even_when_the_model_would_end_at_once():
+    model = tiny(6)
+    with torch.no_grad():
+        model.output.bias[-1] = 50.0  # the end-of-sketch logit dominates every step
+    sketches = model.sample(8, 1.0, torch.Generator().manual_seed(0), max_length=10)
+    assert [len(sketch) for sketch in sketches] == [1] * 8

@@ -31,7 +31,9 @@ console = Console(highlight=False)
 DataOption = Annotated[
     list[str],
     typer.Option(
-        "--data", help="Training data: a file, a folder (speech) or builtin:NAME (repeatable)."
+        "--data",
+        help="Training data: a file (generate, classify: one .txt per category, named by it), "
+        "a folder (speech) or builtin:NAME (repeatable).",
     ),
 ]
 SetOption = Annotated[
@@ -70,9 +72,11 @@ def train(
     data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="The run directory to write.")],
     valid: Annotated[
-        list[str] | None, typer.Option("--valid", help="Validation data file.")
+        list[str] | None, typer.Option("--valid", help="Validation data file (repeatable).")
     ] = None,
-    test: Annotated[list[str] | None, typer.Option("--test", help="Test data file.")] = None,
+    test: Annotated[
+        list[str] | None, typer.Option("--test", help="Test data file (repeatable).")
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="A YAML config file.")] = None,
     set_: SetOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
@@ -138,6 +142,9 @@ def evaluate(
     if judge is not None:
         assert isinstance(loaded.task, GeneratesConditioned)
         judging = load_run(judge)
+        if judging.task.name != "classify":
+            raise UserError(f"a {judging.task.name} run cannot judge samples: --judge takes a "
+                            "classify run trained on the same data", path=judge)  # fmt: skip
         metrics |= loaded.task.judge(loaded.model, judging.task, judging.model, samples)
     if as_json:
         typer.echo(json.dumps(metrics))
@@ -158,7 +165,9 @@ def generate(
     prompt: Annotated[
         str, typer.Option(help="Text to continue (default: a new line, or a new text).")
     ] = "",
-    length: Annotated[int, typer.Option(help="Tokens to generate.")] = 200,
+    length: Annotated[
+        int, typer.Option(help="Tokens to generate (generate runs: the most per text).")
+    ] = 200,
     temperature: Annotated[float, typer.Option(help="Sampling temperature, > 0.")] = 1.0,
     top_k: Annotated[int | None, typer.Option(help="Sample among the k likeliest tokens.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Sample within probability mass p.")] = None,
@@ -212,10 +221,9 @@ def generate(
     if isinstance(task, GeneratesConditioned):
         typer.echo("\n".join(samples))
         if len(samples) < num:
-            console.print(
-                f"[yellow]only {len(samples)} of {num} samples met --unique / --not-in-training"
-                "[/yellow]",
-                stderr=True,
+            typer.echo(
+                f"rnnkit: only {len(samples)} of {num} samples were drawn new and non-empty",
+                err=True,
             )
         return
     for i, text in enumerate(samples):

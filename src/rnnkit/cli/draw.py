@@ -31,11 +31,18 @@ from rnnkit.errors import UserError
 def draw(
     run: Annotated[Path, typer.Argument(help="A sketch run directory.")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Save a grid of the sketches (.svg, .png, .pdf).")
+        Path | None,
+        typer.Option(
+            "--out", help="Save a grid of the sketches (.svg, .png, .pdf); --out or --json needed."
+        ),
     ] = None,
     start: Annotated[
         Path | None,
-        typer.Option("--from", help="A partial sketch to complete (.json, .ndjson, .npz, .npy)."),
+        typer.Option(
+            "--from",
+            help="A partial sketch to complete (.json, .npy; the first of an .ndjson, the first "
+            "test sketch of an .npz).",
+        ),
     ] = None,
     points: Annotated[
         int | None, typer.Option("--points", help="Keep only the first K points of --from.")

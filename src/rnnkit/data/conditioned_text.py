@@ -3,8 +3,9 @@
 Two layouts:
 
 * **one file per category** — a ``.txt`` file holds one text per non-empty line and its stem is
-  the category (``--data male.txt --data female.txt``: condition ``male`` / ``female``). A
-  ``.txt`` file whose first text starts with ``__label__`` is read as fastText lines instead.
+  the category (``--data male.txt --data female.txt``: condition ``male`` / ``female``); one
+  whose first text starts with ``__label__`` is read as fastText lines instead
+  (`rnnkit.data.labeled_text`).
 * **a table** — ``.csv`` / ``.tsv`` / ``.jsonl`` as for classification
   (`rnnkit.data.labeled_text`), with one column (key) per condition field: ``fields=("gender",
   "language")`` reads both for each text. Each field holds exactly one value per text.
@@ -18,12 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from rnnkit.data.labeled_text import (
-    FASTTEXT_PREFIX,
-    LabeledText,
-    read_labeled_texts_from_text,
-    read_text_lines_from_text,
-)
+from rnnkit.data.labeled_text import LabeledText, read_labeled_texts_from_text
 from rnnkit.data.readers import PathArg, read_text
 from rnnkit.errors import UserError
 
@@ -49,18 +45,12 @@ def read_conditioned_texts(
             the message names file and line.
     """
     name, text = str(path), read_text(path)
-    if PurePath(name).suffix.lower() == ".txt" and not _is_fasttext(text):
-        if len(fields) != 1:
-            raise UserError(
-                f"a .txt file gives one condition (its name), but data.fields has {len(fields)}; "
-                "give a CSV, TSV or JSONL file with a column per field",
-                path=name,
-            )
-        category = PurePath(name).stem
-        return [
-            ConditionedText(r.text.strip(), (category,), r.line)
-            for r in read_text_lines_from_text(text, name)
-        ]
+    if PurePath(name).suffix.lower() == ".txt" and len(fields) != 1:
+        raise UserError(
+            f"a .txt file gives one condition (its name), but data.fields has {len(fields)}; "
+            "give a CSV, TSV or JSONL file with a column per field",
+            path=name,
+        )
     columns = [
         read_labeled_texts_from_text(text, name, text_field=text_field, label_field=field)
         for field in fields
@@ -69,11 +59,6 @@ def read_conditioned_texts(
         ConditionedText(records[0].text, _values(records, fields, name), records[0].line)
         for records in zip(*columns, strict=True)
     ]
-
-
-def _is_fasttext(text: str) -> bool:
-    first = next((line for line in text.split("\n") if line.strip()), "")
-    return first.lstrip().startswith(FASTTEXT_PREFIX)
 
 
 def _values(records: Sequence[LabeledText], fields: Sequence[str], name: str) -> tuple[str, ...]:

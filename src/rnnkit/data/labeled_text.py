@@ -21,6 +21,9 @@ The format is chosen by the file's suffix:
 
       __label__pos __label__funny great film
 
+  A ``.txt`` file whose first text has no ``__label__`` is one class, named by the file: one
+  text per line, labelled with the file's stem (``--data positive.txt --data negative.txt``).
+
 Labels are stripped of surrounding whitespace. With ``require_labels=False`` (input for
 prediction) a record without a label gets ``labels=()``. `read_text_lines` reads plain text, one
 text per non-empty line, with no labels.
@@ -100,6 +103,12 @@ def read_labeled_texts_from_text(
         choices = ", ".join(sorted(set(FORMATS.values())))
         raise UserError(f"unknown labelled-text format {file_format!r}; choose one of {choices}")
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    if require_labels and file_format == "fasttext" and _is_class_file(text, name):
+        stem = PurePath(name).stem
+        return [
+            LabeledText(r.text.strip(), (stem,), r.line)
+            for r in read_text_lines_from_text(text, name)
+        ]
     if file_format == "jsonl":
         records = _read_jsonl(text, name, text_field, label_field, require_labels)
     elif file_format == "fasttext":
@@ -129,6 +138,15 @@ def read_text_lines_from_text(text: str, name: str) -> list[LabeledText]:
     if not records:
         raise UserError("file has no texts", path=name)
     return records
+
+
+def _is_class_file(text: str, name: str) -> bool:
+    """Whether ``text`` read from ``name`` is a ``.txt`` file of one class (its first text
+    carries no ``__label__``)."""
+    first = next((line for line in text.split("\n") if line.strip()), "")
+    return PurePath(name).suffix.lower() == ".txt" and not first.lstrip().startswith(
+        FASTTEXT_PREFIX
+    )
 
 
 def _format_of(name: PathArg) -> str:

@@ -33,6 +33,7 @@ from rnnkit.data.sketches import lines_to_stroke3
 from rnnkit.errors import UserError
 
 ALL = "all"  # the one split of a file without splits
+NPZ_SPLITS = ("train", "valid", "test")
 SUFFIXES = (".npz", ".ndjson", ".json", ".npy")
 DRAWING_HELP = 'expected "drawing": a list of strokes, each [[x, ...], [y, ...]]'
 
@@ -42,9 +43,9 @@ def checked_stroke3(value: Any, path: str | Path, what: str, line: int | None = 
     "sketch 3 of 'train'") is instead."""
     array = np.asarray(value) if not isinstance(value, np.ndarray) else value
     if array.ndim != 2 or array.shape[1] != 3 or array.dtype.kind not in "iuf":
-        shape = "x".join(map(str, array.shape)) if array.dtype.kind != "O" else "objects"
+        found = f"an array of shape {array.shape} of {array.dtype}" if array.ndim else repr(value)
         raise UserError(
-            f"{what} is not a stroke-3 array of numbers (points x 3), got {shape} {array.dtype}",
+            f"{what} is not a stroke-3 array of numbers (points x 3): found {found}",
             path=path,
             line=line,
         )
@@ -56,9 +57,20 @@ def checked_stroke3(value: Any, path: str | Path, what: str, line: int | None = 
 
 
 def read_npz(path: str | Path) -> dict[str, list[np.ndarray]]:
-    """The sketches of each key of a Sketch-RNN ``.npz`` file."""
+    """The sketches of each split (``train``, ``valid``, ``test``) of a Sketch-RNN ``.npz``
+    file; other arrays are not read."""
+    arrays = load_npz(path)
+    if not set(arrays) & set(NPZ_SPLITS):
+        found = ", ".join(map(repr, arrays)) or "none"
+        raise UserError(
+            f"is not a Sketch-RNN file: it holds no {', '.join(NPZ_SPLITS)} arrays (found: "
+            f"{found})",
+            path=path,
+        )
     splits = {}
-    for key, array in load_npz(path).items():
+    for key, array in arrays.items():
+        if key not in NPZ_SPLITS:
+            continue
         if array.ndim not in (1, 3):
             raise UserError(
                 f"{key!r} is not a list of sketches (an array of shape {array.shape})", path=path

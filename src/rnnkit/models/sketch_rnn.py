@@ -28,6 +28,7 @@ Sampling is step by step (`init_state`, `step`, `sample`): one decoder step per 
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import NamedTuple
 
@@ -47,6 +48,7 @@ from rnnkit.models.recurrent import build_recurrent
 
 STROKE5 = 5
 START = (0.0, 0.0, 1.0, 0.0, 0.0)  # S_0: the pen down at the origin
+END = 2  # the pen state "end of sketch", p3
 Hidden = Tensor | tuple[Tensor, ...]
 
 
@@ -211,6 +213,8 @@ class SketchRNN(nn.Module):
         """``num`` sketches drawn at ``temperature``, as stroke-3 tensors ``(T_i, 3)`` of at
         most ``max_length`` points (the end row not included).
 
+        A new sketch holds at least one point: at its first step the end of the sketch is
+        left out of the pen's distribution (a barely trained model would often end at once).
         With ``start``, a partial sketch as stroke-5 ``(T_0, 5)`` (no end rows), every sketch
         begins with it: the decoder reads it first, then continues; a conditional model also
         draws its ``z`` from the encoding of ``start``, else ``z ~ N(0, I)``.
@@ -224,9 +228,13 @@ class SketchRNN(nn.Module):
         rows, ended = [], torch.zeros(num, dtype=torch.bool, device=prefix.device)
         lengths = torch.full((num,), max_length, device=prefix.device)
         for index in range(prefix.shape[1], max_length):
+            if index == 0:  # a sketch has a point: the end is not drawn before the first
+                never_end = last.pen_logits.clone()
+                never_end[..., END] = -math.inf
+                last = last._replace(pen_logits=never_end)
             offsets, pen = sample_mixture(last, temperature, generator)
-            lengths[(pen == 2) & ~ended] = index
-            ended |= pen == 2
+            lengths[(pen == END) & ~ended] = index
+            ended |= pen == END
             if bool(ended.all()):
                 break
             point = torch.cat([offsets, F.one_hot(pen, 3).to(offsets)], dim=-1)  # (num, 5)

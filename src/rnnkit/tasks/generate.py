@@ -182,12 +182,20 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
             dropout=m.dropout,
             layer_norm=m.layer_norm,
             forget_bias=m.forget_bias,
-            never_emit=(self.tokenizer.pad_id, self.tokenizer.bos_id),
+            never_emit=self._never_emitted(),
         )
         if self.pretrained is not None:
             model.embedding.weight.data.copy_(self.pretrained)
         model.embedding.weight.requires_grad_(not m.freeze_embeddings)
         return model
+
+    def _never_emitted(self) -> list[int]:
+        """The tokens no sample may hold: padding, the start, the unknown token, and a line
+        break (each text is one line; the tokenizer saw the texts joined by them)."""
+        tokenizer = self.tokenizer
+        never = [tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id]
+        newline = tokenizer.token_to_id("\n")
+        return never if newline is None else [*never, newline]
 
     def summary(self) -> str:
         sizes = ", ".join(f"{split} {len(e):,}" for split, e in self.examples.items())
@@ -265,28 +273,19 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
         """The value ids of a condition given as ``{"gender": "female"}``, as ``"female"`` (one
         field) or as ``["gender=female", ...]`` (`rnnkit generate --condition`)."""
         fields = list(self.values)
-        if isinstance(condition, str):
-            condition = [condition]
-        if not isinstance(condition, Mapping):
-            pairs = {}
-            for item in condition:
-                field, sep, value = item.rpartition("=")
-                if not sep and len(fields) == 1:
-                    field = fields[0]
-                pairs[field] = value
-            condition = pairs
-        unknown = set(condition) - set(fields)
-        missing = [field for field in fields if field not in condition]
+        pairs = _condition_pairs(condition, fields)
+        unknown = [field for field in pairs if field not in self.values]
+        missing = [field for field in fields if field not in pairs]
         if unknown or missing:
+            problems = [f"unknown field {', '.join(map(repr, unknown))}"] if unknown else []
+            problems += [f"no value for {', '.join(missing)}"] if missing else []
             raise UserError(
-                f"the condition names the fields {', '.join(fields)}"
-                + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else "")
-                + (f"; missing: {', '.join(missing)}" if missing else "")
-                + (" (give each as FIELD=VALUE)" if len(fields) > 1 else "")
+                f"the condition has {'; '.join(problems)} (this model's fields: "
+                f"{', '.join(fields)}; give each as FIELD=VALUE)"
             )
         ids = []
         for field in fields:
-            value = condition[field]
+            value = pairs[field]
             if value not in self.values[field]:
                 known = ", ".join(self.values[field].tokens)
                 raise UserError(f"unknown {field} {value!r}; this model knows: {known}")
@@ -314,50 +313,39 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
         """Up to ``num`` texts under ``condition``, each starting with ``prompt`` and ending at
         its end token (or after ``length`` tokens).
 
-        ``unique`` drops repeats and ``not_in_training`` the texts the training data holds;
-        both keep drawing until ``num`` are found or ``num · DRAWS_PER_SAMPLE`` were drawn, so
-        fewer than ``num`` come back only when the model has no more to give."""
+        An empty text is drawn again; ``unique`` drops repeats and ``not_in_training`` the texts
+        the training data holds. Drawing goes on until ``num`` are found or ``num ·
+        DRAWS_PER_SAMPLE`` were drawn, so fewer than ``num`` come back only when the model has
+        no more to give."""
         condition_ids = self.condition_ids(condition)
         prompt_ids = [self.tokenizer.bos_id, *self.tokenizer.encode(prompt)]
         generator = torch.Generator(next(model.parameters()).device)
         generator.manual_seed(torch.seed() if seed is None else seed)
+        options = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
         kept: list[str] = []
         seen = set(self.training_texts) if not_in_training else set()
         drawn = 0
         while len(kept) < num and drawn < num * DRAWS_PER_SAMPLE:
-            batch = num if not (unique or not_in_training) else max(num - len(kept), 16)
+            batch = num - len(kept) if greedy else max(num - len(kept), 16)
             texts = self._sample(
-                model,
-                prompt,
-                prompt_ids,
-                condition_ids,
-                batch,
-                length,
-                decode_options={
-                    "temperature": temperature,
-                    "top_k": top_k,
-                    "top_p": top_p,
-                    "greedy": greedy,
-                    "generator": generator,
-                },
-                stop_at_eos=stop_at_eos,
-            )
+                model, prompt_ids, condition_ids, batch, length, options | {"greedy": greedy,
+                "generator": generator}, stop_at_eos,
+            )  # fmt: skip
             drawn += batch
-            for text in texts:
+            for text in (continue_prompt(self.tokenizer, prompt, t) for t in texts):
                 key = self._normalised(text)
-                if (unique or not_in_training) and key in seen:
+                if not text.strip() or ((unique or not_in_training) and key in seen):
                     continue
                 if unique:
                     seen.add(key)
                 kept.append(text)
-            if greedy and (unique or not_in_training):
+            if greedy:
                 break  # greedy decoding gives the same text every time
         return kept[:num]
 
     def _sample(
         self,
         model: ConditionalLanguageModel,
-        prompt: str,
         prompt_ids: list[int],
         condition_ids: list[int],
         num: int,
@@ -365,7 +353,7 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
         decode_options: dict[str, Any],
         stop_at_eos: bool,
     ) -> list[str]:
-        """``num`` texts drawn (or decoded greedily) after the prompt, with the prompt."""
+        """``num`` texts drawn (or decoded greedily) after the prompt, without it."""
         model.eval()
         device = next(model.parameters()).device
         conditions = torch.tensor([condition_ids] * num, device=device)
@@ -377,11 +365,8 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
             rows = decode.greedy(model, log_probs, state, length, eos_id=eos)
         else:
             rows = decode.sample(model, log_probs, state, length, eos_id=eos, **options)
-        texts = []
-        for row in rows:
-            ids = row[:-1] if row and row[-1] == self.tokenizer.eos_id else row
-            texts.append(continue_prompt(self.tokenizer, prompt, self.tokenizer.decode(ids)))
-        return texts
+        eos_id = self.tokenizer.eos_id
+        return [self.tokenizer.decode(row[:-1] if row[-1:] == [eos_id] else row) for row in rows]
 
     # --- judging samples ---------------------------------------------------------------------
     def judge(
@@ -394,7 +379,7 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
     ) -> dict[str, Any]:
         """What ``samples`` texts drawn under each value of the judged field are worth: the
         share the classifier ``judge`` (a ``classify`` run) labels with the asked-for value
-        (``judged_accuracy``, and per value in ``judged``; an empty sample counts as wrong),
+        (``judged_accuracy``, and per value in the ``judged`` table),
         and the shares of distinct samples (``unique``) and of samples not in the training
         data (``novel``).
 
@@ -426,7 +411,10 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
             "judged_accuracy": sum(right.values()) / len(drawn),
             "unique": len(set(texts)) / len(texts),
             "novel": sum(text not in self.training_texts for text in texts) / len(texts),
-            "judged": {value: right[value] / samples for value in self.values[field].tokens},
+            "judged": {
+                value: {"as_asked": right[value] / samples, "samples": samples}
+                for value in self.values[field].tokens
+            },
         }
 
     def _judged_field(self, labels: Vocab) -> str:
@@ -439,6 +427,29 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
             f"the classifier's labels ({', '.join(labels.tokens)}) do not cover the values of "
             f"any condition field ({fields})"
         )
+
+
+def _condition_pairs(
+    condition: Mapping[str, str] | Sequence[str] | str, fields: list[str]
+) -> dict[str, str]:
+    """``{field: value}`` of a condition given as a mapping, or as ``"VALUE"`` / ``"FIELD=VALUE"``
+    items (a bare value names the only field); a field given twice is a `UserError`."""
+    if isinstance(condition, Mapping):
+        return dict(condition)
+    pairs: dict[str, str] = {}
+    for item in [condition] if isinstance(condition, str) else condition:
+        field, sep, value = item.partition("=")
+        if not sep:
+            if len(fields) != 1:
+                raise UserError(
+                    f"{item!r} names no field; this model has several ({', '.join(fields)}): "
+                    "give each as FIELD=VALUE"
+                )
+            field, value = fields[0], item
+        if field in pairs:
+            raise UserError(f"the condition gives {field} twice ({pairs[field]!r} and {value!r})")
+        pairs[field] = value
+    return pairs
 
 
 def _perplexity(loss: float) -> float:
