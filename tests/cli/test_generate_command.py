@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from test_classify_tag import rnnkit
 
+from conftest import raised
 from rnnkit.data.builtin_conditioned import ALPHABETS, builtin_conditioned_texts
+from rnnkit.tasks import load_run
 
 SMALL = ["--set", "model.embedding_dim=16", "--set", "model.hidden_size=48",
          "--set", "train.threads=1", "--set", "train.lr=0.01"]  # fmt: skip
@@ -50,21 +52,39 @@ def test_samples_follow_the_asked_category(run):
         assert len(made.stdout.splitlines()) == 30 and inside / len(letters) > 0.95, made.stdout
 
 
-def test_a_prompt_starts_every_sample(run):
-    made = rnnkit(
-        "generate", str(run), "--condition", "label=sharp", "--prompt", "Ki", "--num", "5"
-    )
-    assert [line[:2] for line in made.stdout.splitlines()] == ["Ki"] * 5
-
-
 def test_unique_and_not_in_training_drop_repeats_and_memorised_texts(run):
     made = rnnkit("generate", str(run), "--condition", "soft", "--num", "40", "--unique",
                   "--not-in-training", "--seed", "3")  # fmt: skip
     samples = made.stdout.splitlines()
     training = set(json.loads((run / "training_texts.json").read_text(encoding="utf-8")))
-    assert len(samples) == len(set(samples)) and not set(samples) & training
-    plain = rnnkit("generate", str(run), "--condition", "soft", "--num", "40", "--seed", "3")
-    assert set(plain.stdout.splitlines()) & training  # without the flags, some are memorised
+    assert len(samples) == 40 == len(set(samples)) and not set(samples) & training
+    loaded = load_run(run)
+    plain = loaded.task.generate(loaded.model, "", 30, condition="soft", num=40, seed=3)
+    assert set(plain) & training  # without the flags, some are memorised
+
+
+def test_samples_start_with_the_prompt_and_hold_no_special_token(run):
+    loaded = load_run(run)
+    task, model = loaded.task, loaded.model
+    prompted = task.generate(model, "Ki", 30, condition="label=sharp", num=5, seed=0)
+    assert [text[:2] for text in prompted] == ["Ki"] * 5
+    hot = task.generate(model, "", 30, condition={"label": "soft"}, num=200, temperature=3.0)
+    assert len(hot) == 200 and all(text.strip() and "\n" not in text for text in hot)
+    assert not any("<unk>" in text or "<pad>" in text for text in hot)
+
+
+def test_a_condition_names_each_field_once(run):
+    task = load_run(run).task
+    assert task.condition_ids("soft") == task.condition_ids(["label=soft"]) == [1]
+    assert "unknown label 'blue'; this model knows: sharp, soft" in raised(
+        lambda: task.condition_ids("blue")
+    )
+    assert "unknown field 'colour'; no value for label" in raised(
+        lambda: task.condition_ids(["colour=soft"])
+    )
+    assert "gives label twice ('soft' and 'sharp')" in raised(
+        lambda: task.condition_ids(["soft", "sharp"])
+    )
 
 
 def test_per_category_perplexity_is_the_category_alone(run, tmp_path):
@@ -78,40 +98,21 @@ def test_per_category_perplexity_is_the_category_alone(run, tmp_path):
     assert both["per_category"]["sharp"]["loss"] != pytest.approx(alone["loss"], rel=1e-3)
 
 
-def test_a_classifier_judges_the_samples(run, tmp_path):
-    rows = ["text,label"] + [f"{r.text},{r.conditions[0]}"
-                             for r in builtin_conditioned_texts("builtin:syllables")]  # fmt: skip
-    table = tmp_path / "names.csv"
-    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    judge = str(tmp_path / "judge")
-    trained = rnnkit("train", "classify", "--data", str(table), "--out", judge, *SMALL,
-                     "--set", "data.tokenizer=char", "--set", "train.epochs=2")  # fmt: skip
-    assert trained.returncode == 0, trained.stderr
-    soft, _ = write_categories(tmp_path, "builtin:syllables-test")
-    judged = rnnkit("evaluate", str(run), "--data", soft, "--judge", judge, "--samples", "40",
-                    "--json")  # fmt: skip
-    metrics = json.loads(judged.stdout)
-    assert metrics["judged_accuracy"] > 0.9 and set(metrics["judged"]) == {"soft", "sharp"}
-    assert 0 < metrics["novel"] <= 1 and 0 < metrics["unique"] <= 1
-
-
-def test_a_classifier_trains_on_the_same_category_files(run, tmp_path):
-    files = write_categories(tmp_path, "builtin:syllables")
+def test_a_classifier_trained_on_the_same_files_judges_the_samples(run, tmp_path):
+    files = write_categories(tmp_path / "train", "builtin:syllables")
     judge = str(tmp_path / "judge")
     trained = rnnkit("train", "classify", "--data", files[0], "--data", files[1], "--out", judge,
-                     *SMALL, "--set", "data.tokenizer=char", "--set", "train.epochs=1")  # fmt: skip
+                     *SMALL, "--set", "data.tokenizer=char", "--set", "train.epochs=2")  # fmt: skip
     assert trained.returncode == 0, trained.stderr
-    judged = rnnkit("evaluate", str(run), "--data", files[0], "--judge", judge, "--samples", "10")
+    soft, _ = write_categories(tmp_path, "builtin:syllables-test")
+    judged = rnnkit("evaluate", str(run), "--data", soft, "--judge", judge, "--samples", "40")
     assert judged.returncode == 0, judged.stderr
     assert "judged" in judged.stdout and "as_asked" in judged.stdout  # the per-category table
-
-
-def test_samples_are_never_empty_nor_unknown_tokens(run):
-    made = rnnkit("generate", str(run), "--condition", "soft", "--num", "200", "--temperature",
-                  "3", "--seed", "0")  # fmt: skip
-    samples = made.stdout.split("\n")[:-1]
-    assert len(samples) == 200 and all(s.strip() for s in samples)
-    assert not any("<unk>" in s or "<pad>" in s for s in samples)
+    task = load_run(run)
+    judging = load_run(Path(judge))
+    metrics = task.task.judge(task.model, judging.task, judging.model, samples=40)
+    assert metrics["judged_accuracy"] > 0.9 and set(metrics["judged"]) == {"soft", "sharp"}
+    assert 0 < metrics["novel"] <= 1 and 0 < metrics["unique"] <= 1
 
 
 def test_fewer_samples_than_asked_are_said_on_stderr(run):
@@ -126,12 +127,6 @@ def test_bad_requests_are_one_line_errors(run):
     missing = rnnkit("generate", str(run))
     assert missing.returncode == 2
     assert "needs --condition (label: sharp, soft)" in missing.stderr
-    unknown = rnnkit("generate", str(run), "--condition", "blue")
-    assert "unknown label 'blue'; this model knows: sharp, soft" in unknown.stderr
-    field = rnnkit("generate", str(run), "--condition", "colour=soft")
-    assert "unknown field 'colour'; no value for label" in field.stderr
-    twice = rnnkit("generate", str(run), "--condition", "soft", "--condition", "sharp")
-    assert "gives label twice ('soft' and 'sharp')" in twice.stderr
     judge = rnnkit("evaluate", str(run), "--data", "builtin:syllables-test", "--judge", str(run))
     assert f"{run}: a generate run cannot judge samples" in judge.stderr
-    assert len(unknown.stderr.splitlines()) == 1
+    assert len(missing.stderr.splitlines()) == len(judge.stderr.splitlines()) == 1
