@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -144,3 +145,14 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def sketches_of(lengths: list[int], seed: int = 0) -> np.ndarray:
+    """An object array of int16 stroke-3 sketches of ``lengths`` points, as the data sets hold."""
+    rng = np.random.default_rng(seed)
+    array = np.empty(len(lengths), dtype=object)
+    for index, length in enumerate(lengths):
+        sketch = rng.integers(-40, 40, size=(length, 3)).astype(np.int16)
+        sketch[:, 2] = rng.integers(0, 2, size=length)
+        array[index] = sketch
+    return array

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy_format
 
-from conftest import raised, write
+from conftest import raised, sketches_of, write
 from rnnkit.data.builtin_sketches import builtin_sketches
 from rnnkit.data.safe_npz import load_npz
 from rnnkit.data.sketch_files import read_ndjson, read_sketch, read_sketch_splits, split_of
@@ -27,17 +27,6 @@ from rnnkit.data.sketches import (
     to_stroke5,
     within_length,
 )
-
-
-def sketches_of(lengths: list[int], seed: int = 0) -> np.ndarray:
-    """An object array of int16 stroke-3 sketches of ``lengths`` points, as the data sets hold."""
-    rng = np.random.default_rng(seed)
-    array = np.empty(len(lengths), dtype=object)
-    for index, length in enumerate(lengths):
-        sketch = rng.integers(-40, 40, size=(length, 3)).astype(np.int16)
-        sketch[:, 2] = rng.integers(0, 2, size=length)
-        array[index] = sketch
-    return array
 
 
 def write_object_npy(path: Path, payload: bytes, shape: tuple[int, ...] = (1,)) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import raised, write
+from conftest import raised, sketches_of, write
 from rnnkit.data.sketches import scale_factor
 from rnnkit.models.sketch_rnn import kl_divergence, reconstruction_losses
 from rnnkit.tasks.sketch import SketchGeneration
@@ -28,21 +28,10 @@ def make_task(*overrides: str) -> SketchGeneration:
     return SketchGeneration(load_config(SketchConfig, overrides=[*TINY, *overrides]))
 
 
-def sketch_array(lengths: list[int], seed: int) -> np.ndarray:
-    """An object array of int16 stroke-3 sketches, as Sketch-RNN's files hold."""
-    rng = np.random.default_rng(seed)
-    array = np.empty(len(lengths), dtype=object)
-    for index, length in enumerate(lengths):
-        sketch = rng.integers(-20, 20, size=(length, 3)).astype(np.int16)
-        sketch[:, 2] = rng.integers(0, 2, size=length)
-        array[index] = sketch
-    return array
-
-
 @pytest.fixture
 def npz(tmp_path: Path) -> Path:
     path = tmp_path / "set.npz"
-    np.savez(path, **{k: sketch_array(v, i) for i, (k, v) in enumerate(LENGTHS.items())})
+    np.savez(path, **{k: sketches_of(v, i) for i, (k, v) in enumerate(LENGTHS.items())})
     return path
 
 
@@ -55,7 +44,7 @@ def test_npz_keys_are_the_splits(npz: Path) -> None:
         "test": 1,
     }
     assert task.n_max == 9 and task.dropped == 1  # the longest kept has 8 points; 300 is too long
-    train = [s.astype(np.float32) for s in sketch_array(LENGTHS["train"], 0)[:5]]
+    train = [s.astype(np.float32) for s in sketches_of(LENGTHS["train"], 0)[:5]]
     assert task.scale == pytest.approx(scale_factor(train))
     assert np.allclose(task.sketches["train"][1][:, :2] * task.scale, train[1][:, :2])
     assert json.loads(task.assets()["sketch.json"]) == {"scale": task.scale, "n_max": 9}
@@ -72,7 +61,7 @@ def test_valid_files_and_held_out_drawings(npz: Path, tmp_path: Path) -> None:
     given.prepare(DataSources(train=[npz], valid=[drawings], test=[npz]))
     assert [len(given.sketches[split]) for split in ("valid", "test")] == [20, 1]
     train_only = tmp_path / "train_only.npz"
-    np.savez(train_only, train=sketch_array([4], 0))
+    np.savez(train_only, train=sketches_of([4], 0))
     message = raised(lambda: make_task().prepare(DataSources(train=[npz], valid=[train_only])))
     assert message == f"{train_only}: has no 'valid' sketches (its keys: train)"
 
