@@ -10,6 +10,8 @@ time and steps. One test image's attention maps are saved to docs/img/caption_at
 
     python benchmarks/caption_scenes.py                    # 5 minutes of training per model
     python benchmarks/caption_scenes.py --minutes 1 --out runs/caption_quick
+    python benchmarks/caption_scenes.py --set model.attention_reg=1 --out runs/caption_reg1 \
+        --json /tmp/caption_reg1.json --figure /tmp/caption_reg1.png   # with Xu et al.'s penalty
 """
 
 from __future__ import annotations
@@ -61,10 +63,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/caption_scenes"))
     parser.add_argument("--json", help="results file (default results/caption_scenes.json)")
     parser.add_argument("--figure", type=Path, default=FIGURE, help="attention figure (PNG)")
+    parser.add_argument("--set", action="append", default=[], help="extra config KEY=VALUE")
     args = parser.parse_args()
     results = []
     for name, extra in MODELS.items():
-        scores = train(args.out / name, args.minutes, [*extra, f"train.threads={args.threads}"])
+        settings = [*extra, f"train.threads={args.threads}", *args.set]
+        scores = train(args.out / name, args.minutes, settings)
         results.append({"model": name, **scores})
         print(results[-1])
     caption = attention_figure(args.out / "show-attend-tell", args.figure)

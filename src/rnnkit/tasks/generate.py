@@ -321,16 +321,17 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
         prompt_ids = [self.tokenizer.bos_id, *self.tokenizer.encode(prompt)]
         generator = torch.Generator(next(model.parameters()).device)
         generator.manual_seed(torch.seed() if seed is None else seed)
-        options = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        sampling = None if greedy else {
+            "temperature": temperature, "top_k": top_k, "top_p": top_p, "generator": generator
+        }  # fmt: skip
         kept: list[str] = []
         seen = set(self.training_texts) if not_in_training else set()
         drawn = 0
         while len(kept) < num and drawn < num * DRAWS_PER_SAMPLE:
             batch = num - len(kept) if greedy else max(num - len(kept), 16)
             texts = self._sample(
-                model, prompt_ids, condition_ids, batch, length, options | {"greedy": greedy,
-                "generator": generator}, stop_at_eos,
-            )  # fmt: skip
+                model, prompt_ids, condition_ids, batch, length, sampling, stop_at_eos
+            )
             drawn += batch
             for text in (continue_prompt(self.tokenizer, prompt, t) for t in texts):
                 key = self._normalised(text)
@@ -350,21 +351,21 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
         condition_ids: list[int],
         num: int,
         length: int,
-        decode_options: dict[str, Any],
+        sampling: dict[str, Any] | None,
         stop_at_eos: bool,
     ) -> list[str]:
-        """``num`` texts drawn (or decoded greedily) after the prompt, without it."""
+        """``num`` texts drawn with the ``sampling`` options of `rnnkit.decode.sample` (None:
+        decoded greedily) after the prompt, without it."""
         model.eval()
         device = next(model.parameters()).device
         conditions = torch.tensor([condition_ids] * num, device=device)
         tokens = torch.tensor([prompt_ids] * num, device=device)
         log_probs, state = decode.feed(model, tokens, model.init_state(num, conditions))
         eos = self.tokenizer.eos_id if stop_at_eos else None
-        options = dict(decode_options)
-        if options.pop("greedy"):
+        if sampling is None:
             rows = decode.greedy(model, log_probs, state, length, eos_id=eos)
         else:
-            rows = decode.sample(model, log_probs, state, length, eos_id=eos, **options)
+            rows = decode.sample(model, log_probs, state, length, eos_id=eos, **sampling)
         eos_id = self.tokenizer.eos_id
         return [self.tokenizer.decode(row[:-1] if row[-1:] == [eos_id] else row) for row in rows]
 
