@@ -11,7 +11,10 @@ them over whole, variable-length batches.
 * `time_loop` — the loop path: a cell's step through time, with recurrent dropout and zoneout;
 * `scan` — the parallel scan of minGRU / minLSTM;
 * `padding` — time-major padded batches, lengths, masks and packing;
-* `errors` — the exception classes, each also the class torch raises for the same mistake.
+* `errors` — the exception classes, each also the class torch raises for the same mistake;
+* `torch_modules` — a layer or cell as torch.nn's own module (``to_torch``), and why rnnkit's
+  are not subclasses of torch's;
+* `quantization` — `quantize_dynamic`: int8 weights for a whole model, rnnkit's layers included.
 
 Imports point inward only: nothing here imports another rnnkit package.
 """
@@ -19,6 +22,7 @@ Imports point inward only: nothing here imports another rnnkit package.
 from rnnkit.nn.cells import GRUCell, JordanCell, LSTMCell, MinGRUCell, MinLSTMCell, RNNCell
 from rnnkit.nn.errors import ArgumentTypeError, ShapeError
 from rnnkit.nn.layers import GRU, LSTM, RNN, JordanRNN, MinGRU, MinLSTM
+from rnnkit.nn.quantization import DynamicQuantizedLayer, quantize_dynamic
 from rnnkit.nn.recurrent_cell import RecurrentCell
 from rnnkit.nn.recurrent_layer import RecurrentLayer
 
@@ -27,6 +31,7 @@ __all__ = [
     "LSTM",
     "RNN",
     "ArgumentTypeError",
+    "DynamicQuantizedLayer",
     "GRUCell",
     "JordanCell",
     "JordanRNN",
@@ -39,4 +44,5 @@ __all__ = [
     "RecurrentCell",
     "RecurrentLayer",
     "ShapeError",
+    "quantize_dynamic",
 ]

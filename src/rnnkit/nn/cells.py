@@ -232,7 +232,7 @@ class LSTMCell(RecurrentCell):
             c = torch.addcmul(f * c, i, torch.tanh(a_g))  # c' = f ⊙ c + i ⊙ g
             o = torch.sigmoid(a_o + w_co * c)
         if w.weight_ln_c is not None:
-            h = o * torch.tanh(F.layer_norm(c, (width,), w.weight_ln_c, w.bias_ln_c))
+            h = o * torch.tanh(F.layer_norm(c, w.weight_ln_c.shape, w.weight_ln_c, w.bias_ln_c))
         else:
             h = o * torch.tanh(c)  # h' = o ⊙ tanh(c')
         if w.weight_hr is not None:
@@ -318,7 +318,7 @@ class GRUCell(RecurrentCell):
         # one product for the three gates: hh = [h W_hr^T, h W_hz^T, h W_hn^T] + b_hh (N, 3H)
         hh = F.linear(h, w.weight_hh)
         if w.weight_ln_hh is not None:
-            hh = F.layer_norm(hh, hh.shape[-1:], w.weight_ln_hh)
+            hh = F.layer_norm(hh, w.weight_ln_hh.shape, w.weight_ln_hh)
         if w.bias_hh is not None:
             hh = hh + w.bias_hh
         width = h.shape[-1]

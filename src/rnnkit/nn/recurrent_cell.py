@@ -121,7 +121,7 @@ def input_projection(w: CellWeights, x: Tensor, fold_bias_hh: bool) -> Tensor:
         out = F.linear(x, w.weight_ih, w.bias_ih)
     else:
         out = F.linear(x, w.weight_ih)
-        out = F.layer_norm(out, out.shape[-1:], w.weight_ln_ih)
+        out = F.layer_norm(out, w.weight_ln_ih.shape, w.weight_ln_ih)
         if w.bias_ih is not None:
             out = out + w.bias_ih
     if fold_bias_hh and w.bias_hh is not None:
@@ -135,7 +135,7 @@ def add_recurrent_term(w: CellWeights, x_proj: Tensor, h: Tensor) -> Tensor:
     if w.weight_ln_hh is None:
         return torch.addmm(x_proj, h, w.weight_hh.t())
     hh = h @ w.weight_hh.t()
-    return x_proj + F.layer_norm(hh, hh.shape[-1:], w.weight_ln_hh)
+    return x_proj + F.layer_norm(hh, w.weight_ln_hh.shape, w.weight_ln_hh)
 
 
 class RecurrentCell(nn.Module):
@@ -165,6 +165,16 @@ class RecurrentCell(nn.Module):
         for name in ("bias_ih", "bias_hh"):
             if name not in shapes:
                 self.register_parameter(name, None)
+
+    def to_torch(self) -> nn.RNNCellBase:
+        """This cell as ``torch.nn.LSTMCell`` / ``GRUCell`` / ``RNNCell`` with the same
+        parameters (a copy), or a ValueError naming what torch's cell lacks
+        (`rnnkit.nn.torch_modules`)."""
+        from rnnkit.nn.torch_modules import to_torch
+
+        converted = to_torch(self)
+        assert isinstance(converted, nn.RNNCellBase)
+        return converted
 
     def weights(self) -> CellWeights:
         """This cell's parameters as a `CellWeights`."""

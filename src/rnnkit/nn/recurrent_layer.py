@@ -215,6 +215,15 @@ class RecurrentLayer(nn.Module):
             )
         return reason
 
+    def to_torch(self, *, inference: bool = False) -> nn.RNNBase:
+        """This layer as ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` with the same parameters (a
+        copy), or a ValueError naming what torch's layer lacks (`rnnkit.nn.torch_modules`)."""
+        from rnnkit.nn.torch_modules import to_torch
+
+        converted = to_torch(self, inference=inference)
+        assert isinstance(converted, nn.RNNBase)
+        return converted
+
     def uses_native(self) -> bool:
         """Whether the next forward pass runs torch's own kernel."""
         return self.backend != "loop" and self._explain_no_native(self.training) is None
