@@ -37,9 +37,11 @@ __all__ = [
     "StepModel",
     "beam_search",
     "beam_search_nbest",
+    "check_sampling_args",
     "feed",
     "greedy",
     "sample",
+    "sample_tokens",
     "top_k_filter",
     "top_p_filter",
 ]
@@ -218,7 +220,9 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def _check_sampling_args(temperature: float, top_k: int | None, top_p: float | None) -> None:
+def check_sampling_args(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """A ``ValueError`` unless ``temperature > 0``, ``top_k >= 1`` and ``0 < top_p <= 1`` (the
+    filters may be ``None``)."""
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if top_k is not None and top_k < 1:
@@ -255,18 +259,39 @@ def sample(
         ``B`` lists of token ids, each at most ``max_new_tokens`` long.
     """
     _check_max_new_tokens(max_new_tokens)
-    _check_sampling_args(temperature, top_k, top_p)
+    check_sampling_args(temperature, top_k, top_p)
 
     def pick(lp: Tensor) -> Tensor:
-        logits = _float(lp) / temperature  # (B', V)
-        if top_k is not None:
-            logits = top_k_filter(logits, top_k)
-        if top_p is not None:
-            logits = top_p_filter(logits, top_p)
-        probs = logits.softmax(dim=-1)  # (B', V)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B',)
+        return sample_tokens(lp, temperature, top_k, top_p, generator)
 
     return _generate(model, log_probs, state, max_new_tokens, eos_id, pick)
+
+
+def sample_tokens(
+    log_probs: Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """One draw per row, as :func:`sample` makes each step: ``log_probs / temperature``, then
+    :func:`top_k_filter`, then :func:`top_p_filter`, then ``torch.multinomial``.
+
+    Args:
+        log_probs: ``(B, V)``.
+        temperature, top_k, top_p, generator: as in :func:`sample` (not checked here: see
+            :func:`check_sampling_args`).
+
+    Returns:
+        ``(B,)`` long: the token drawn for each row.
+    """
+    logits = _float(log_probs) / temperature  # (B, V)
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None:
+        logits = top_p_filter(logits, top_p)
+    probs = logits.softmax(dim=-1)  # (B, V)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
 
 
 # --------------------------------------------------------------------------- beam search

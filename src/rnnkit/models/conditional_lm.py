@@ -105,7 +105,10 @@ class ConditionalLanguageModel(nn.Module):
         parts = self._zero_state(c.shape[0])  # each (rows, N, size)
         if self.initial:
             parts = tuple(
-                torch.tanh(linear(c)).view(len(c), *zero.shape[::2]).transpose(0, 1).contiguous()
+                torch.tanh(linear(c))
+                .view(c.shape[0], *zero.shape[::2])
+                .transpose(0, 1)
+                .contiguous()
                 for linear, zero in zip(self.initial, parts, strict=True)
             )
         return parts[0] if len(parts) == 1 else parts
@@ -153,3 +156,12 @@ class ConditionalLanguageModel(nn.Module):
         else:
             mapped = tuple(part.index_select(1, index) for part in recurrent)
         return mapped, c.index_select(0, index)
+
+    @staticmethod
+    def cat_state(states: Sequence[State]) -> State:
+        """The states of several batches as one, their rows in order (the inverse of splitting
+        rows off with `map_state`), e.g. to decode texts started apart in one batch."""
+        tuples = [(part,) if isinstance(part, Tensor) else part for part, _ in states]
+        joined = tuple(torch.cat(parts, dim=1) for parts in zip(*tuples, strict=True))
+        recurrent = joined[0] if isinstance(states[0][0], Tensor) else joined
+        return recurrent, torch.cat([c for _, c in states])

@@ -112,12 +112,18 @@ class LanguageModel(nn.Module):
             raise ValueError(f"init must be torch, uniform or embedding_output, not {scheme!r}")
 
     def forward(
-        self, tokens: Tensor, state: State | None = None, *, penalty: bool = False
+        self,
+        tokens: Tensor,
+        state: State | None = None,
+        *,
+        penalty: bool = False,
+        lengths: Tensor | None = None,
     ) -> tuple[Tensor, State] | tuple[Tensor, State, Tensor]:
         """Next-token logits ``(N, L, V)`` for ``tokens`` ``(N, L)``, and the final state; with
-        ``penalty``, also the AR / TAR penalty (a scalar) of this pass."""
+        ``penalty``, also the AR / TAR penalty (a scalar) of this pass. With ``lengths``
+        ``(N,)``, a padded batch: the final state is each row's after its last real token."""
         x = embedding_dropout(self.embedding, tokens, self.embedding_dropout, self.training)
-        hidden, state = self.rnn(self.dropout(x), state)  # (N, L, H)
+        hidden, state = self.rnn(self.dropout(x), state, lengths=lengths)  # (N, L, H)
         dropped = self.dropout(hidden)
         projected = dropped if self.projection is None else self.projection(dropped)  # (N, L, E)
         logits = self.output(projected)
@@ -144,6 +150,14 @@ class LanguageModel(nn.Module):
         if isinstance(state, Tensor):
             return state.index_select(1, index)
         return tuple(part.index_select(1, index) for part in state)
+
+    @staticmethod
+    def cat_state(states: Sequence[State]) -> State:
+        """The states of several batches as one, their rows in order (the inverse of splitting
+        rows off with `map_state`), e.g. to decode sequences started apart in one batch."""
+        tuples = [(state,) if isinstance(state, Tensor) else state for state in states]
+        joined = tuple(torch.cat(parts, dim=1) for parts in zip(*tuples, strict=True))
+        return joined[0] if isinstance(states[0], Tensor) else joined
 
     @staticmethod
     def detach_state(state: State) -> State:

@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +45,7 @@ from rnnkit.data.tokenizers import (
 )
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import UserError
-from rnnkit.models.conditional_lm import ConditionalLanguageModel
+from rnnkit.models.conditional_lm import ConditionalLanguageModel, State
 from rnnkit.tasks.classify import Classification
 from rnnkit.tasks.generate_config import GenerateConfig
 from rnnkit.tasks.lm import continue_prompt
@@ -79,6 +79,7 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
     config_class = GenerateConfig
     metric = "loss"
     unit = "tokens"
+    stops_at_eos: ClassVar[bool] = True  # what `generate` does unless told otherwise
     config: GenerateConfig
     tokenizer: Tokenizer
     values: dict[str, Vocab]  # condition field -> its values
@@ -318,7 +319,7 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
         DRAWS_PER_SAMPLE`` were drawn, so fewer than ``num`` come back only when the model has
         no more to give."""
         condition_ids = self.condition_ids(condition)
-        prompt_ids = [self.tokenizer.bos_id, *self.tokenizer.encode(prompt)]
+        prompt_ids = self._prompt_ids(prompt)
         generator = torch.Generator(next(model.parameters()).device)
         generator.manual_seed(torch.seed() if seed is None else seed)
         sampling = None if greedy else {
@@ -366,8 +367,35 @@ class ConditionalGeneration(LabelledTask[tuple[str, ConditionedText], Example]):
             rows = decode.greedy(model, log_probs, state, length, eos_id=eos)
         else:
             rows = decode.sample(model, log_probs, state, length, eos_id=eos, **sampling)
+        return [self._text(row) for row in rows]
+
+    def _prompt_ids(self, prompt: str) -> list[int]:
+        """The ids fed before the first new token: the start token, then ``prompt``'s."""
+        return [self.tokenizer.bos_id, *self.tokenizer.encode(prompt)]
+
+    def _text(self, ids: list[int]) -> str:
+        """The text of generated ``ids``, without the end token they may end with."""
         eos_id = self.tokenizer.eos_id
-        return [self.tokenizer.decode(row[:-1] if row[-1:] == [eos_id] else row) for row in rows]
+        return self.tokenizer.decode(ids[:-1] if ids[-1:] == [eos_id] else ids)
+
+    # --- one generated text at a time, for streaming (`rnnkit.serve.streaming`) -------------
+    def stream_prompt(
+        self, prompt: str, condition: Mapping[str, str]
+    ) -> tuple[list[int], list[int]]:
+        """The ids to feed before the first new token, and the value ids of ``condition``
+        (`condition_ids`; ``{"": VALUE}`` names the value of a model's only field)."""
+        bare = set(condition) == {""}
+        return self._prompt_ids(prompt), self.condition_ids(condition[""] if bare else condition)
+
+    def stream_state(self, model: ConditionalLanguageModel, condition_ids: Sequence[int]) -> State:
+        """The state of one text under the condition ``condition_ids`` before its prompt."""
+        device = next(model.parameters()).device
+        return model.init_state(1, torch.tensor([condition_ids], device=device))
+
+    def continuation(self, prompt: str, ids: list[int], stopped_at_eos: bool = True) -> str:
+        """The text generated ``ids`` add after ``prompt``, as `generate` writes it (a final
+        end token is dropped whether or not the text stopped there)."""
+        return continue_prompt(self.tokenizer, prompt, self._text(ids))[len(prompt) :]
 
     # --- judging samples ---------------------------------------------------------------------
     def judge(

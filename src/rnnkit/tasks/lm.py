@@ -17,10 +17,10 @@ the perplexity.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -159,6 +159,7 @@ class LanguageModelling(Task):
     config_class = LMConfig
     metric = "loss"
     unit = "tokens"
+    stops_at_eos: ClassVar[bool] = False  # what `generate` does unless told otherwise
     config: LMConfig
     tokenizer: Tokenizer
 
@@ -306,9 +307,7 @@ class LanguageModelling(Task):
 
         The prompt is fed once, token by token; each new token then costs one step. Padding
         is never written; end-of-sentence is written as the line break it stands for."""
-        ids = self.tokenizer.encode(prompt or "\n")
-        if not ids:
-            raise UserError(f"the prompt {prompt!r} holds no token this model knows")
+        ids = self.prompt_ids(prompt)
         model.eval()
         device = next(model.parameters()).device
         tokens = torch.tensor([ids] * num, device=device)  # (num, P)
@@ -332,6 +331,33 @@ class LanguageModelling(Task):
             )
         rendered = (self.render(row, stop_at_eos) for row in generated)
         return [continue_prompt(self.tokenizer, prompt, text) for text in rendered]
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        """The ids fed before the first new token: those of ``prompt``, or of a line break if it
+        is empty; a `UserError` if there are none."""
+        ids = self.tokenizer.encode(prompt or "\n")
+        if not ids:
+            raise UserError(f"the prompt {prompt!r} holds no token this model knows")
+        return ids
+
+    # --- one generated text at a time, for streaming (`rnnkit.serve.streaming`) -----------
+    def stream_prompt(
+        self, prompt: str, condition: Mapping[str, str]
+    ) -> tuple[list[int], list[int]]:
+        """The ids to feed before the first new token, and the condition's value ids (none: a
+        language model takes no condition, and a `UserError` says so if one is given)."""
+        if condition:
+            raise UserError("a language model takes no condition")
+        return self.prompt_ids(prompt), []
+
+    def stream_state(self, model: LanguageModel, condition_ids: Sequence[int]) -> State:
+        """The state of one text before its prompt (the zero state)."""
+        return model.init_state(1)
+
+    def continuation(self, prompt: str, ids: list[int], stopped_at_eos: bool = False) -> str:
+        """The text generated ``ids`` add after ``prompt``, as `generate` writes it."""
+        text = continue_prompt(self.tokenizer, prompt, self.render(ids, stopped_at_eos))
+        return text[len(prompt) :]
 
     def render(self, ids: list[int], stopped_at_eos: bool = False) -> str:
         """The text of generated ``ids``: each end-of-sentence token as a line break (none after
