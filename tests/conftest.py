@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit import cli
 from rnnkit.checkpoint import LoadedCheckpoint
 from rnnkit.errors import UserError
 from rnnkit.train import DataSources, RunConfig, Task
@@ -156,3 +158,23 @@ def sketches_of(lengths: list[int], seed: int = 0) -> np.ndarray:
         sketch[:, 2] = rng.integers(0, 2, size=length)
         array[index] = sketch
     return array
+
+
+# --- the command in this process ------------------------------------------------------------
+def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """``rnnkit ARGS`` in this process: (exit status, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["rnnkit", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def assert_one_line_error(status: int, err: str, *fragments: str) -> None:
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("rnnkit: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]

@@ -8,9 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from rnnkit import cli
+from conftest import assert_one_line_error, run_main
 
 SCRIPT = Path(sys.executable).parent / "rnnkit"
 TINY = [
@@ -42,25 +40,6 @@ def test_train_evaluate_generate_through_the_console_script(corpus, tmp_path):
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout  # seeded
     assert first.stdout.startswith("the cell")
-
-
-def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """``rnnkit ARGS`` in this process: (exit status, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["rnnkit", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
-
-def assert_one_line_error(status: int, err: str, *fragments: str) -> None:
-    assert status == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rnnkit: error: ")
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_missing_file(monkeypatch, capsys, tmp_path):

@@ -162,7 +162,7 @@ class SketchRNN(nn.Module):
         flat = torch.tanh(self.to_state(z))  # (B, Σ rows · size)
         sizes = [part.shape[0] * part.shape[2] for part in zeros]
         parts = tuple(
-            chunk.reshape(len(z), part.shape[0], part.shape[2]).transpose(0, 1).contiguous()
+            chunk.reshape(z.shape[0], part.shape[0], part.shape[2]).transpose(0, 1).contiguous()
             for chunk, part in zip(flat.split(sizes, dim=-1), zeros, strict=True)
         )  # each (rows, B, size)
         return DecoderState(parts if len(parts) > 1 else parts[0], z)

@@ -46,12 +46,16 @@ Simple Data Augmentation Method for Automatic Speech Recognition") in training, 
 Recurrent Neural Network Acoustic Models for Speech Recognition").
 
 Only plain torch ops run at forward time (``F.pad``, ``torch.stft`` with a window buffer,
-matmul, log, clamp), so the module exports to ONNX.
+matmul, log, clamp), so the module exports to ONNX: while exporting, the spectrogram is taken
+by the real-valued ``torch.stft`` in float64 — the form torch's exporter maps to ONNX's
+``STFT``, at the precision where ONNX Runtime's transform equals torch's FFT (its float32 one
+is too coarse for the quiet bands, whose log-mel sits near the floor).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 
 import torch
@@ -210,16 +214,22 @@ class LogMel(nn.Module):
         waveform = torch.where(real, waveform, torch.zeros_like(waveform))
         half = self.n_fft // 2
         padded = F.pad(waveform, (half, half))  # center=True, pad_mode="constant"
-        spec = torch.stft(
-            padded,
-            n_fft=self.n_fft,
-            hop_length=self.hop_length,
-            window=self.window.to(waveform.dtype),
-            center=False,
-            return_complex=True,
-        )  # (B, n_fft // 2 + 1, T)
-        power = torch.view_as_real(spec).pow(2).sum(-1)
-        return power.transpose(1, 2)
+        exporting = torch.onnx.is_in_onnx_export()
+        if exporting:
+            padded = padded.double()
+        with warnings.catch_warnings():
+            # return_complex=False is deprecated, and the only form the exporter maps to STFT
+            warnings.simplefilter("ignore")
+            spec = torch.stft(
+                padded,
+                n_fft=self.n_fft,
+                hop_length=self.hop_length,
+                window=self.window.to(padded.dtype),
+                center=False,
+                return_complex=not exporting,
+            )  # (B, n_fft // 2 + 1, T), complex; or real and imaginary as a last axis of 2
+        power = (spec if exporting else torch.view_as_real(spec)).pow(2).sum(-1)
+        return power.transpose(1, 2).to(waveform.dtype)
 
     def forward(self, waveform: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         frame_lengths = self.frame_lengths(lengths)

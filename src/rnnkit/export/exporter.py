@@ -1,0 +1,180 @@
+"""``rnnkit export``: a trained run as ONNX graphs checked against PyTorch, with the tokenizer
+and label files and a JSON description beside them.
+
+``export_run(run, "out/model.onnx")`` writes, into ``out/``:
+
+- ``model.onnx`` — the task's first graph, and ``model.NAME.onnx`` for each further one (a
+  language model's single-step graph, a translator's decoder step, ...);
+- ``model.json`` — the description: every graph's inputs and outputs (name, shape with its
+  dynamic axes named, dtype, meaning), the task's facts a runtime needs (labels, special token
+  ids, a CRF's transition scores, ...), the asset files, and the check's result;
+- ``model.FILE`` for each of the run's own files (``tokenizer.json``, ``labels.json``, ...).
+
+Nothing is left at the destination unless every graph passed its check: the files are written
+to a staging folder beside it, checked, and only then moved into place.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rnnkit
+from rnnkit.checkpoint.atomic import json_text
+from rnnkit.checkpoint.manifest import MANIFEST_NAME
+from rnnkit.checkpoint.store import CONFIG_NAME, METRICS_NAME, MODEL_NAME, TRAINER_STATE_NAME
+from rnnkit.errors import UserError
+from rnnkit.export.graph import ExportPlan, Graph
+from rnnkit.export.onnx_files import (
+    CHECK_SIZES,
+    OPSET,
+    max_difference,
+    require_onnx,
+    write_graph,
+)
+from rnnkit.export.task_graphs import plan_export
+from rnnkit.nn.recurrent_layer import RecurrentLayer
+from rnnkit.tasks.runs import LoadedRun
+
+TOLERANCE = 1e-4
+CHECKPOINT_FILES = {CONFIG_NAME, MODEL_NAME, METRICS_NAME, TRAINER_STATE_NAME, MANIFEST_NAME}
+FORMAT = "rnnkit-onnx"
+
+
+@dataclass(frozen=True)
+class ExportedGraph:
+    """One written graph: its ``name``, the ``path`` it was written to, and the largest
+    absolute difference to PyTorch found by the check."""
+
+    name: str
+    path: Path
+    max_difference: float
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What `export_run` wrote: the graphs, the JSON description and the asset files."""
+
+    graphs: list[ExportedGraph]
+    description: Path
+    assets: list[Path]
+    skipped: dict[str, str]  # an optional graph left out -> why
+
+
+def export_run(run: LoadedRun, out: str | Path, *, tolerance: float = TOLERANCE) -> ExportReport:
+    """Export ``run`` as ONNX to ``out`` (a ``.onnx`` path) and the files beside it; a
+    `UserError` if the task cannot be exported or a graph differs from PyTorch by more than
+    ``tolerance`` at any checked batch size and length."""
+    require_onnx()
+    out = Path(out)
+    if out.suffix != ".onnx":
+        raise UserError("the output must be a .onnx file", path=out)
+    if out.is_dir():
+        raise UserError("is a folder; give the .onnx file to write", path=out)
+    plan = plan_export(run)
+    skipped = {}
+    for graph in list(plan.graphs):
+        reason = _time_loop_reason(graph)
+        if reason and graph.required:
+            raise UserError(f"cannot export the {graph.name!r} graph: {reason}")
+        if reason:
+            skipped[graph.name] = reason
+            plan.graphs.remove(graph)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}.export-") as staging:
+        staged = Path(staging)
+        graphs = [
+            _write_checked(graph, staged / _graph_file(out.stem, i, graph), tolerance)
+            for i, graph in enumerate(plan.graphs)
+        ]
+        assets = _write_assets(run, staged, out.stem)
+        description = staged / f"{out.stem}.json"
+        description.write_text(_description(run, plan, graphs, assets, tolerance, skipped))
+        files = [g.path for g in graphs] + list(assets.values()) + [description]
+        moved = {path: out.parent / path.name for path in files}
+        for source, target in moved.items():
+            source.replace(target)
+    return ExportReport(
+        [ExportedGraph(g.name, moved[g.path], g.max_difference) for g in graphs],
+        moved[description],
+        [moved[path] for path in assets.values()],
+        skipped,
+    )
+
+
+def _graph_file(stem: str, index: int, graph: Graph) -> str:
+    return f"{stem}.onnx" if index == 0 else f"{stem}.{graph.name}.onnx"
+
+
+def _time_loop_reason(graph: Graph) -> str | None:
+    """Why ``graph`` cannot be exported, when it would run rnnkit's time loop over a sequence:
+    tracing unrolls the loop to the traced length, so the file would fail at any other."""
+    for layer in graph.sequence_layers:
+        for module in layer.modules():
+            if isinstance(module, RecurrentLayer) and not module.uses_native():
+                why = module._explain_no_native(training=False) or "backend='loop'"
+                return (
+                    f"its {type(module).__name__} runs rnnkit's time loop ({why}), which ONNX "
+                    "tracing unrolls to one fixed length; only layers on torch's kernel (no "
+                    "layer norm, peepholes, zoneout or the loop backend) export over whole "
+                    "sequences — single-step graphs export whatever the cell"
+                )
+    return None
+
+
+def _write_checked(graph: Graph, path: Path, tolerance: float) -> ExportedGraph:
+    write_graph(graph, path)
+    difference = max_difference(graph, path)
+    if not difference <= tolerance:
+        raise UserError(
+            f"the exported {graph.name!r} graph differs from PyTorch by {difference:.3g} "
+            f"(more than {tolerance:g}); nothing was written"
+        )
+    return ExportedGraph(graph.name, path, difference)
+
+
+def _write_assets(run: LoadedRun, staging: Path, stem: str) -> dict[str, Path]:
+    """The task's own files of the run (tokenizer, labels, ...) as ``STEM.NAME`` in
+    ``staging``, by name: every checkpoint file but the weights, config and metrics."""
+    written = {}
+    for name in run.checkpoint.files:
+        if name not in CHECKPOINT_FILES:
+            written[name] = staging / f"{stem}.{name}"
+            written[name].write_bytes(run.checkpoint.read_bytes(name))
+    return written
+
+
+def _description(
+    run: LoadedRun,
+    plan: ExportPlan,
+    graphs: list[ExportedGraph],
+    assets: dict[str, Path],
+    tolerance: float,
+    skipped: dict[str, str],
+) -> str:
+    """The JSON description of an export (docs/export.md)."""
+    import onnxruntime
+
+    described: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": 1,
+        "rnnkit": rnnkit.__version__,
+        "task": run.task.name,
+        "opset": OPSET,
+        "graphs": {
+            graph.name: graph.describe(written.path.name)
+            for graph, written in zip(plan.graphs, graphs, strict=True)
+        },
+        "skipped": skipped,
+        "assets": {name: path.name for name, path in assets.items()},
+        "facts": plan.facts,
+        "check": {
+            "runtime": f"onnxruntime {onnxruntime.__version__}",
+            "sizes": [list(size) for size in CHECK_SIZES],
+            "tolerance": tolerance,
+            "max_abs_difference": {g.name: g.max_difference for g in graphs},
+        },
+    }
+    return json_text(described)
