@@ -20,7 +20,9 @@ ALLOWED: dict[str, set[str]] = {
     "train": {"checkpoint", "errors"},
     "bptt": {"nn", "models", "data", "errors"},
     "tasks": {"train", "models", "data", "checkpoint", "decode", "errors"},
-    "cli": {"tasks", "bptt", "data", "checkpoint", "errors", "rnnkit"},
+    "serve": {"tasks", "decode", "data", "models", "errors", "rnnkit"},
+    "export": {"tasks", "models", "data", "nn", "checkpoint", "errors", "rnnkit"},
+    "cli": {"tasks", "bptt", "data", "checkpoint", "export", "serve", "errors", "rnnkit"},
     "decode": set(),
     "errors": set(),
 }

@@ -286,8 +286,10 @@ def _register_commands() -> None:
     from rnnkit.cli.diagnose import diagnose_app
     from rnnkit.cli.draw import draw
     from rnnkit.cli.embed import embed
+    from rnnkit.cli.export import export
     from rnnkit.cli.forecast import forecast
     from rnnkit.cli.predict import predict
+    from rnnkit.cli.serve import serve
     from rnnkit.cli.transcribe import transcribe
     from rnnkit.cli.translate import translate
 
@@ -298,6 +300,8 @@ def _register_commands() -> None:
     app.command()(caption)
     app.command()(draw)
     app.command()(embed)
+    app.command()(export)
+    app.command()(serve)
     app.add_typer(diagnose_app, name="diagnose")
 
 
