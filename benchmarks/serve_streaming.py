@@ -60,7 +60,7 @@ async def timed(streams: int, tokens: int, first_piece: FirstPiece) -> dict[str,
 
 async def in_process(run: LoadedRun, batch_size: int, streams: int, tokens: int) -> dict[str, Any]:
     """One round on a fresh `GenerationBatcher`."""
-    batcher = GenerationBatcher(run, max_batch_size=batch_size, max_wait_ms=5.0)
+    batcher = GenerationBatcher(run, max_batch_size=batch_size)
     await batcher.start()
 
     async def first_piece(seed: int, start: float) -> float:

@@ -25,6 +25,7 @@ Beam search scores a hypothesis ``y`` of ``|y|`` generated tokens (eos included)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 EarlyStop = Literal["heuristic", "exact", "off"]
+TEMPERATURE_RANGE = (1e-30, 1e30)  # sampling temperatures beyond it act as its ends
 
 
 class StepModel(Protocol):
@@ -221,10 +223,10 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
 
 
 def check_sampling_args(temperature: float, top_k: int | None, top_p: float | None) -> None:
-    """A ``ValueError`` unless ``temperature > 0``, ``top_k >= 1`` and ``0 < top_p <= 1`` (the
-    filters may be ``None``)."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    """A ``ValueError`` unless ``temperature`` is finite and ``> 0``, ``top_k >= 1`` and
+    ``0 < top_p <= 1`` (the filters may be ``None``)."""
+    if not 0 < temperature < math.inf:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if top_p is not None and not 0.0 < top_p <= 1.0:
@@ -275,7 +277,11 @@ def sample_tokens(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """One draw per row, as :func:`sample` makes each step: ``log_probs / temperature``, then
-    :func:`top_k_filter`, then :func:`top_p_filter`, then ``torch.multinomial``.
+    :func:`top_k_filter`, then :func:`top_p_filter`, then ``torch.multinomial``. The scores are
+    shifted so that each row's best is 0 before they are divided, which changes no probability,
+    and the temperature is held within `TEMPERATURE_RANGE`, where float32 still divides: a
+    tinier one leaves the best token(s) alone, a huger one makes every token the model can
+    write equally likely, as their limits do.
 
     Args:
         log_probs: ``(B, V)``.
@@ -285,7 +291,9 @@ def sample_tokens(
     Returns:
         ``(B,)`` long: the token drawn for each row.
     """
-    logits = _float(log_probs) / temperature  # (B, V)
+    scores = _float(log_probs)
+    temperature = min(max(temperature, TEMPERATURE_RANGE[0]), TEMPERATURE_RANGE[1])
+    logits = (scores - scores.amax(dim=-1, keepdim=True)) / temperature  # (B, V), <= 0
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
     if top_p is not None:

@@ -200,11 +200,21 @@ def test_a_layer_norm_language_model_exports_its_step_graph_alone(tmp_path):
     assert json.loads(report.description.read_text())["skipped"] == report.skipped
 
 
-def test_a_graph_beyond_the_tolerance_leaves_no_file(exported, tmp_path):
+def test_a_graph_beyond_the_tolerance_leaves_no_file_nor_folder(exported, tmp_path):
     run, _ = exported["lm"]
     with pytest.raises(UserError, match=r"differs from PyTorch by .* nothing was written"):
-        export_run(run, tmp_path / "model.onnx", tolerance=0.0)
+        export_run(run, tmp_path / "new" / "folders" / "model.onnx", tolerance=0.0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_export_removes_the_graphs_an_earlier_one_left(exported, tmp_path):
+    lm, _ = exported["lm"]
+    export_run(lm, tmp_path / "model.onnx")
+    (tmp_path / "notes.txt").write_text("mine")
+    report = export_run(exported["classify"][0], tmp_path / "model.onnx")
+    written = {report.description, *report.assets, *(g.path for g in report.graphs)}
+    assert set(tmp_path.iterdir()) == written | {tmp_path / "notes.txt"}
+    assert not (tmp_path / "model.step.onnx").exists()
 
 
 def test_a_missing_extra_names_the_install_command(monkeypatch):

@@ -126,3 +126,10 @@ def test_every_module_torch_cannot_quantize_is_named():
     model = nn.Sequential(rnnkit.LSTM(3, 4, layer_norm=True), rnnkit.RNN(4, 4), nn.Linear(4, 2))
     with pytest.raises(ValueError, match=r"cannot quantise 0: .*layer_norm=True.*; 1: .*RNN layer"):
         rnnkit.quantize_dynamic(model)
+
+
+def test_a_weight_type_torch_does_not_quantize_to_is_refused():
+    with pytest.raises(ValueError, match=r"torch.qint8 or torch.float16, got torch.quint8"):
+        rnnkit.quantize_dynamic(rnnkit.LSTM(3, 4), dtype=torch.quint8)
+    halved = rnnkit.quantize_dynamic(rnnkit.LSTM(3, 4), dtype=torch.float16)
+    assert halved(torch.randn(5, 2, 3))[0].shape == (5, 2, 4)

@@ -37,7 +37,7 @@ from rnnkit.data.builtin_audio import builtin_utterances
 from rnnkit.data.builtin_scenes import builtin_images
 from rnnkit.data.builtin_series import builtin_series
 from rnnkit.errors import UserError
-from rnnkit.serve import ServeSettings, create_app
+from rnnkit.serve import ServeSettings, create_app, run_server
 from rnnkit.tasks import load_run, train_run
 
 SCRIPT = Path(sys.executable).parent / "rnnkit"
@@ -448,3 +448,12 @@ def test_serve_without_the_extra_or_with_a_bad_setting_is_a_one_line_error(monke
         serve(Path("runs/none"))
     with pytest.raises(UserError, match="--max-batch-size must be at least 1, got 0"):
         ServeSettings(max_batch_size=0)
+
+
+def test_a_port_in_use_is_a_one_line_error_before_the_model_loads():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{port}: Address already"):
+            run_server(Path("runs/none"), ServeSettings(port=port))

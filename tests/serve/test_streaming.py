@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 
+from rnnkit import decode
 from rnnkit.data.tokenizers import build_tokenizer
 from rnnkit.errors import UserError
 from rnnkit.serve.streaming import GenerationBatcher, GenerationRequest
@@ -195,7 +196,7 @@ def test_a_consumer_that_leaves_frees_its_row_and_the_others_finish(lm, monkeypa
         cancelled.cancel()
         return await texts
 
-    texts, steps = batched(lm, work), list(sizes)
+    texts, steps = batched(lm, work, max_wait_ms=200), list(sizes)  # the four start together
     assert texts == [library(lm, r) for r in long]
     # the rows that left were dropped (or the batch would have run 10,000 steps); the two
     # others ran to their ends
@@ -240,6 +241,26 @@ def test_a_failing_step_fails_its_rows_and_the_batcher_goes_on(lm, monkeypatch):
     assert batched(lm, work) == library(lm, GenerationRequest("the", 5, greedy=True))
 
 
+def test_a_row_whose_own_draw_fails_fails_alone(lm, monkeypatch):
+    draw = decode.sample_tokens
+
+    def failing_at_0_123(log_probs: torch.Tensor, temperature: float, *rest: Any) -> Any:
+        if temperature == 0.123:
+            raise RuntimeError("probability tensor contains either inf, nan or element < 0")
+        return draw(log_probs, temperature, *rest)
+
+    monkeypatch.setattr(decode, "sample_tokens", failing_at_0_123)
+    good, bad = GenerationRequest("the", 30, seed=2), GenerationRequest("a", 30, temperature=0.123)
+
+    async def work(batcher: GenerationBatcher) -> list[Any]:
+        streams = [text_of(batcher, r) for r in (good, bad)]
+        return list(await asyncio.gather(*streams, return_exceptions=True))
+
+    text, error = batched(lm, work, max_wait_ms=200)
+    assert text == library(lm, good)
+    assert isinstance(error, RuntimeError) and "nan" in str(error)
+
+
 def test_stop_lets_the_generations_in_flight_finish(lm):
     requests = [GenerationRequest("the", 200, greedy=True), GenerationRequest("my", 150, seed=0)]
 
@@ -266,7 +287,7 @@ def test_bad_requests_are_user_errors_before_any_piece(lm, names):
         (names, GenerationRequest("", 5), "no value for label"),
         (lm, GenerationRequest("the", 5, condition={"label": "soft"}), "takes no condition"),
         (word_lm, GenerationRequest("  ", 5), "holds no token this model knows"),
-        (lm, GenerationRequest("the", 5, temperature=0.0), "temperature must be > 0"),
+        (lm, GenerationRequest("the", 5, temperature=0.0), "must be a finite number > 0"),
         (lm, GenerationRequest("the", -1), "max_new_tokens must be >= 0"),
         (LoadedRun(classify, lm.model, lm.checkpoint), GenerationRequest("a", 5), "classify"),
     ]

@@ -60,6 +60,8 @@ def test_resume_checks_the_last_checkpoint_once(corpus, tmp_path, tiny_lm, verif
 def test_load_run_refuses_what_is_not_a_run(tmp_path):
     with pytest.raises(UserError, match="not a run directory"):
         load_run(tmp_path)
+    with pytest.raises(UserError, match="missing: no such run directory"):
+        load_run(tmp_path / "missing")
 
 
 def copy_of_old_run(tmp_path: Path) -> Path:

@@ -113,4 +113,9 @@ def test_drawings_continue_the_start_in_the_data_units(npz: Path) -> None:
         assert np.allclose(sketch[:2], start, atol=1e-4)
     again = task.draw(model, 3, temperature=0.5, start=start, seed=4)
     assert all(np.array_equal(a, b) for a, b in zip(drawn, again, strict=True))
-    assert "temperature must be > 0" in raised(lambda: task.draw(model, 1, temperature=0))
+    assert "temperature must be a finite number > 0" in raised(lambda: task.draw(model, 1, 0))
+    assert "pen states 0 or 1" in raised(lambda: task.draw(model, 1, start=[[5, 0, 7]]))
+    long_start = np.zeros((12, 3), dtype=np.float32)
+    assert "has 12 points; the model draws at most 12" in raised(
+        lambda: task.draw(model, 1, start=long_start)
+    )

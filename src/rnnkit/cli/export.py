@@ -19,8 +19,9 @@ def export(
         Path,
         typer.Option(
             "--out",
-            help="The .onnx file to write; further graphs, model.json (what each graph takes "
-            "and gives) and the tokenizer / label files go beside it, named after it.",
+            help="The .onnx file to write, e.g. deploy/model.onnx; further graphs "
+            "(model.step.onnx, ...), model.json (what each graph takes and gives) and the "
+            "tokenizer / label files go beside it, named after it.",
         ),
     ],
     export_format: Annotated[

@@ -6,5 +6,6 @@
 """
 
 from rnnkit.export.exporter import ExportedGraph, ExportReport, export_run
+from rnnkit.export.viterbi import viterbi
 
-__all__ = ["ExportReport", "ExportedGraph", "export_run"]
+__all__ = ["ExportReport", "ExportedGraph", "export_run", "viterbi"]

@@ -16,6 +16,7 @@ to a staging folder beside it, checked, and only then moved into place.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +37,16 @@ from rnnkit.export.onnx_files import (
 )
 from rnnkit.export.task_graphs import plan_export
 from rnnkit.nn.recurrent_layer import RecurrentLayer
+from rnnkit.tasks.generate import TRAINING_TEXTS_FILE
 from rnnkit.tasks.runs import LoadedRun
 
 TOLERANCE = 1e-4
-CHECKPOINT_FILES = {CONFIG_NAME, MODEL_NAME, METRICS_NAME, TRAINER_STATE_NAME, MANIFEST_NAME}
+# checkpoint files a runtime does not need: the weights, config and metrics (in the graphs and
+# the description), and a copy of the training texts (the novelty filter of `rnnkit generate`,
+# which would ship training data with the model)
+NOT_EXPORTED = {
+    CONFIG_NAME, MODEL_NAME, METRICS_NAME, TRAINER_STATE_NAME, MANIFEST_NAME, TRAINING_TEXTS_FILE
+}  # fmt: skip
 FORMAT = "rnnkit-onnx"
 
 
@@ -73,6 +80,8 @@ def export_run(run: LoadedRun, out: str | Path, *, tolerance: float = TOLERANCE)
         raise UserError("the output must be a .onnx file", path=out)
     if out.is_dir():
         raise UserError("is a folder; give the .onnx file to write", path=out)
+    if not tolerance >= 0:
+        raise UserError(f"the tolerance must be a number >= 0, got {tolerance}")
     plan = plan_export(run)
     skipped = {}
     for graph in list(plan.graphs):
@@ -82,26 +91,52 @@ def export_run(run: LoadedRun, out: str | Path, *, tolerance: float = TOLERANCE)
         if reason:
             skipped[graph.name] = reason
             plan.graphs.remove(graph)
+    created = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}.export-") as staging:
-        staged = Path(staging)
-        graphs = [
-            _write_checked(graph, staged / _graph_file(out.stem, i, graph), tolerance)
-            for i, graph in enumerate(plan.graphs)
-        ]
-        assets = _write_assets(run, staged, out.stem)
-        description = staged / f"{out.stem}.json"
-        description.write_text(_description(run, plan, graphs, assets, tolerance, skipped))
-        files = [g.path for g in graphs] + list(assets.values()) + [description]
-        moved = {path: out.parent / path.name for path in files}
-        for source, target in moved.items():
-            source.replace(target)
+    try:
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}.export-") as staging:
+            staged = Path(staging)
+            graphs = [
+                _write_checked(graph, staged / _graph_file(out.stem, i, graph), tolerance)
+                for i, graph in enumerate(plan.graphs)
+            ]
+            assets = _write_assets(run, staged, out.stem)
+            description = staged / f"{out.stem}.json"
+            description.write_text(_description(run, plan, graphs, assets, tolerance, skipped))
+            files = [g.path for g in graphs] + list(assets.values()) + [description]
+            moved = {path: out.parent / path.name for path in files}
+            stale = _previous_export(out) - set(moved.values())
+            for source, target in moved.items():
+                source.replace(target)
+            for path in stale:
+                path.unlink(missing_ok=True)
+    except BaseException:
+        for folder in created:  # innermost first; none is left that this call made
+            folder.rmdir()
+        raise
     return ExportReport(
         [ExportedGraph(g.name, moved[g.path], g.max_difference) for g in graphs],
         moved[description],
         [moved[path] for path in assets.values()],
         skipped,
     )
+
+
+def _previous_export(out: Path) -> set[Path]:
+    """The files an earlier export to ``out`` wrote, as its description lists them: those the
+    new one does not write again are removed, so no stale graph is left beside the new ones."""
+    description = out.with_suffix(".json")
+    try:
+        described = json.loads(description.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(described, dict) or described.get("format") != FORMAT:
+        return set()
+    names = [graph.get("file") for graph in described.get("graphs", {}).values()]
+    names += list(described.get("assets", {}).values())
+    return {
+        out.parent / name for name in names if isinstance(name, str) and Path(name).name == name
+    }
 
 
 def _graph_file(stem: str, index: int, graph: Graph) -> str:
@@ -137,10 +172,10 @@ def _write_checked(graph: Graph, path: Path, tolerance: float) -> ExportedGraph:
 
 def _write_assets(run: LoadedRun, staging: Path, stem: str) -> dict[str, Path]:
     """The task's own files of the run (tokenizer, labels, ...) as ``STEM.NAME`` in
-    ``staging``, by name: every checkpoint file but the weights, config and metrics."""
+    ``staging``, by name: every checkpoint file but those `NOT_EXPORTED`."""
     written = {}
     for name in run.checkpoint.files:
-        if name not in CHECKPOINT_FILES:
+        if name not in NOT_EXPORTED:
             written[name] = staging / f"{stem}.{name}"
             written[name].write_bytes(run.checkpoint.read_bytes(name))
     return written

@@ -1,8 +1,10 @@
 """The tagger's export: one graph, ``(words, lengths, chars, char_lengths) -> emissions``, and
 for a CRF tagger its scores beside it for the NumPy Viterbi decoder (`rnnkit.export.viterbi`).
 
-- ``words`` ``(N, T)``: word ids (``words`` of the ``vocab.json`` asset; each token lowercased
-  and its digits replaced by 0 first when ``facts["lowercase"]`` / ``["normalize_digits"]``).
+- ``words`` ``(N, T)``: word ids (``words`` of the ``tagger_vocab.json`` asset, whose
+  ``specials`` then ``tokens`` are the ids in order; a word not there is ``facts["unk_id"]``;
+  each token lowercased and its digits replaced by 0 first when ``facts["lowercase"]`` /
+  ``["normalize_digits"]``).
 - ``lengths`` ``(N,)``: the tokens of each sentence.
 - ``chars`` ``(N, T, C)`` and ``char_lengths`` ``(N, T)``: each token's first
   ``facts["max_word_chars"]`` character ids (``characters`` of the asset), 0-padded, and their

@@ -93,8 +93,8 @@ def sample_mixture(
 ) -> tuple[Tensor, Tensor]:
     """One draw per row of a ``(B, M)`` mixture at ``temperature`` τ > 0: offsets ``(B, 2)``
     and pen states ``(B,)`` (0 down, 1 lifted, 2 end)."""
-    tau = float(temperature)
-    weights = F.softmax(mixture.logits / tau, dim=-1)  # (B, M)
+    tau = min(max(float(temperature), 1e-30), 1e30)  # float32 divides within this range
+    weights = _softmax_at(mixture.logits, tau)  # (B, M)
     component = torch.multinomial(weights, 1, generator=generator)  # (B, 1)
 
     def pick(values: Tensor) -> Tensor:
@@ -109,6 +109,12 @@ def sample_mixture(
     )
     dx = pick(mixture.mu_x) + sigma_x * noise[0]
     dy = pick(mixture.mu_y) + sigma_y * (rho * noise[0] + torch.sqrt(1 - rho**2) * noise[1])
-    pen_probs = F.softmax(mixture.pen_logits / tau, dim=-1)
+    pen_probs = _softmax_at(mixture.pen_logits, tau)
     pen = torch.multinomial(pen_probs, 1, generator=generator).squeeze(-1)  # (B,)
     return torch.stack([dx, dy], dim=-1), pen
+
+
+def _softmax_at(logits: Tensor, tau: float) -> Tensor:
+    """``softmax(logits / τ)`` over the last axis, the scores shifted to a best of 0 first, so
+    that no positive τ, however small, overflows."""
+    return F.softmax((logits - logits.amax(dim=-1, keepdim=True)) / tau, dim=-1)

@@ -136,6 +136,12 @@ class SpeechRecognizer(nn.Module):
             feats = self.spec_augment(feats, frame_lengths)
         return feats, frame_lengths
 
+    @property
+    def min_samples(self) -> int:
+        """The fewest samples that make one output frame: ``1 + n // hop`` feature frames,
+        stacked ``k`` at a time, give ``(1 + n // hop) // k >= 1`` when ``n >= (k − 1)·hop``."""
+        return (self.subsample - 1) * self.features.hop_length
+
     def forward(self, waveform: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         feats, frame_lengths = self.frames(waveform, lengths)
         x, frame_lengths = stack_frames(feats, frame_lengths, self.subsample)  # (B, T', kF)

@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Security
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
 
 import rnnkit
 from rnnkit.serve.endpoints import ServeContext
@@ -50,9 +51,11 @@ def create_app(run: LoadedRun, settings: ServeSettings) -> FastAPI:
     )
     routes = [f"{method} {route.path}" for e in endpoints for route in e.router.routes
               if isinstance(route, APIRoute) for method in sorted(route.methods or ())]  # fmt: skip
-    app.include_router(info_router(run, routes))
+    # the token is checked by BearerTokenMiddleware; declaring the scheme lets /docs send it
+    bearer = [Security(HTTPBearer(auto_error=False))] if settings.token else None
+    app.include_router(info_router(run, routes), dependencies=bearer)
     for e in endpoints:
-        app.include_router(e.router)
+        app.include_router(e.router, dependencies=bearer)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.token:  # added last, so it runs first: no body is read for a refused call

@@ -126,7 +126,8 @@ class TranslateResponse(BaseModel):
 
 
 # --- /v1/forecast -----------------------------------------------------------------------------
-Value = float | None
+# a value the model's float32 arithmetic can hold (beyond it the forecast would be null)
+Value = Annotated[float, Field(ge=-1e30, le=1e30)] | None
 
 
 class SeriesHistory(StrictRequest):

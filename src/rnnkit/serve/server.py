@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from rnnkit.errors import UserError
 from rnnkit.serve.app import create_app
 from rnnkit.serve.settings import ServeSettings
 from rnnkit.tasks import LoadedRun, load_run
@@ -40,6 +42,7 @@ def run_server(
     """Serve the run in ``run_dir`` until SIGTERM or SIGINT; ``on_loaded(run)`` is called once
     the run has loaded (a bad run directory is a `rnnkit.errors.UserError` before any
     listening), e.g. to say where the server listens."""
+    _check_address(settings.host, settings.port)
     run = load_run(run_dir)
     if on_loaded is not None:
         on_loaded(run)
@@ -61,6 +64,18 @@ def app_from_environment() -> FastAPI:
     `SPEC_VARIABLE`."""
     spec = json.loads(os.environ[SPEC_VARIABLE])
     return create_app(load_run(spec["run_dir"]), ServeSettings.from_json(spec["settings"]))
+
+
+def _check_address(host: str, port: int) -> None:
+    """A `UserError` when ``host:port`` cannot be listened on (in use, or not this machine's),
+    before the model loads and anything says it is served there."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise UserError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
 @contextmanager

@@ -213,7 +213,11 @@ class _Batch:
         log_probs, self.state = self.model.step(tokens, self.state)  # (B, V)
         best = log_probs.argmax(dim=-1).tolist()  # (B,)
         for index, row in enumerate(self.rows):
-            row.advance(log_probs[index : index + 1], best[index])
+            try:
+                row.advance(log_probs[index : index + 1], best[index])
+            except Exception as error:  # a row's own pick fails that row, not its batch
+                row.deliver(error)
+                row.finished = True
 
     def fail(self, error: Exception) -> None:
         """Hand ``error`` to every row and empty the batch."""

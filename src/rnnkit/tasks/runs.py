@@ -89,6 +89,8 @@ def load_run(
     """The task (with its tokenizers) and the best model saved in ``run_dir``, in eval mode;
     ``overrides`` (``"decode.beam_size=1"``) change the saved config for this use only."""
     path = Path(run_dir)
+    if not path.exists():
+        raise UserError("no such run directory", path=path)
     if not (path / CONFIG_NAME).is_file():
         raise UserError("not a run directory (it has no config.yaml)", path=path)
     checkpoint = load_checkpoint(path)

@@ -31,6 +31,7 @@ completions of a partial one, in the original units.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,16 +278,31 @@ class SketchGeneration(Task):
         ``temperature`` (> 0; the paper's τ), of at most ``data.max_length`` points; each
         continues ``start`` (a stroke-3 array, in the data's units) when given. ``seed`` makes
         the drawing repeatable."""
-        if temperature <= 0:
-            raise UserError(f"the temperature must be > 0, got {temperature}")
+        if not 0 < temperature < math.inf:
+            raise UserError(f"the temperature must be a finite number > 0, got {temperature}")
         sketch_rnn = cast(SketchRNN, model).eval()
         device = next(sketch_rnn.parameters()).device
         generator = None if seed is None else torch.Generator(device).manual_seed(seed)
         prefix = None
         if start is not None and len(start):
+            self._check_start(np.asarray(start, dtype=np.float32))
             scaled = rescale(np.asarray(start, dtype=np.float32), 1 / self.scale)
             prefix = torch.from_numpy(to_stroke5(scaled, len(scaled))).to(device)
         drawn = sketch_rnn.sample(
             num, temperature, generator, max_length=self.config.data.max_length, start=prefix
         )
         return [rescale(sketch.cpu().numpy(), self.scale) for sketch in drawn]
+
+    def _check_start(self, start: np.ndarray) -> None:
+        """A `UserError` unless ``start`` is a stroke-3 array ``(T, 3)`` of finite offsets,
+        pen states 0 or 1, and fewer than ``data.max_length`` points (room to continue)."""
+        limit = self.config.data.max_length
+        if start.ndim != 2 or start.shape[1] != 3:
+            raise UserError(f"a sketch to continue has rows [dx, dy, pen], got {start.shape}")
+        if not np.isfinite(start).all() or not np.isin(start[:, 2], (0, 1)).all():
+            raise UserError("a sketch to continue needs finite offsets and pen states 0 or 1")
+        if len(start) >= limit:
+            raise UserError(
+                f"a sketch to continue has {len(start)} points; the model draws at most "
+                f"{limit} (data.max_length)"
+            )

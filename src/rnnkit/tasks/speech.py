@@ -319,6 +319,14 @@ class SpeechRecognition(Task):
     ) -> list[dict[str, Any]]:
         """One JSON-ready record per utterance: its ``audio`` file, the ``text`` and, with
         ``posteriors``, the per-frame probabilities of each output class (a list of T rows)."""
+        shortest = cast(SpeechRecognizer, model).min_samples
+        for u in utterances:
+            if len(u.audio) < shortest:
+                raise UserError(
+                    f"too short to transcribe: {len(u.audio)} samples, and the model needs at "
+                    f"least {shortest} ({shortest / self.sample_rate * 1000:g} ms)",
+                    path=u.name,
+                )
         examples = [Example(torch.from_numpy(u.audio), [], "") for u in utterances]
         beam = beam_size or self.config.decode.beam_size
         records, _ = self.run(model, examples, beam, scored=False, posteriors=posteriors)

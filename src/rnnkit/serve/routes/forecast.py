@@ -7,7 +7,7 @@ in training, one row per step; the task's ``forecast`` reads it as it reads a fi
 checks (sorted unique timestamps, the training data's frequency, enough history, missing
 values under ``data.missing``) answer 422 naming the CSV line at fault (``request:L``: line 2
 is the first step, after the header). A run without ``data.id_column`` reads one series per
-file, so each series is then its own call.
+file, so each series is then its own call, and its messages name it (``series[I]:L``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,12 @@ def forecast_endpoints(context: ServeContext) -> Endpoints:
     router = APIRouter(tags=["forecast"])
 
     def forecast_texts(texts: list[str]) -> list[dict[str, Any]]:
-        return [record for text in texts for record in task.forecast(model, REQUEST, text)]
+        names = [REQUEST] if columns.id else [f"series[{i}]" for i in range(len(texts))]
+        return [
+            record
+            for name, text in zip(names, texts, strict=True)
+            for record in task.forecast(model, name, text)
+        ]
 
     @router.post("/v1/forecast", response_model=ForecastResponse, summary="Forecast series")
     async def forecast(body: ForecastRequest) -> dict[str, Any]:
