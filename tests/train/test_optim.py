@@ -41,6 +41,11 @@ def test_step_schedule_decays_every_few_epochs():
     assert [s.lr(0, epoch) for epoch in range(5)] == pytest.approx([1, 1, 0.1, 0.1, 0.01])
 
 
+def test_step_schedule_can_hold_the_full_rate_first_as_zaremba_et_al():
+    s = schedule(lr=1.0, lr_schedule="step", lr_decay_start=4, lr_gamma=0.5)
+    assert [s.lr(0, epoch) for epoch in range(7)] == pytest.approx([1, 1, 1, 1, 0.5, 0.25, 0.125])
+
+
 def test_plateau_anneals_on_stalled_evaluations_and_resumes():
     s = schedule(lr=1.0, lr_schedule="plateau", lr_gamma=0.5)
     s.after_evaluation(improved=True)

@@ -124,6 +124,11 @@ class TrainConfig(ConfigModel):
     lr_step_size: PositiveInt = Field(
         default=1, description="Epochs between decays of the step schedule."
     )
+    lr_decay_start: NonNegativeInt | None = Field(
+        default=None,
+        description="Epochs at the full rate before the step schedule's first decay (null: "
+        "lr_step_size).",
+    )
     lr_gamma: Annotated[float, Field(strict=True, gt=0, lt=1)] = Field(
         default=0.5, description="Decay factor of the step schedule and of the plateau schedule."
     )

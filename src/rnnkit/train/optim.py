@@ -5,7 +5,9 @@ The learning rate at optimizer step ``s`` (counted from 0) in epoch ``e`` is
     lr(s) = train.lr × warmup(s) × decay(s, e) × plateau
 
 * ``warmup(s) = min(1, (s + 1) / warmup_steps)`` (linear warm-up; 1 without warm-up);
-* ``decay``: ``constant`` 1; ``step`` ``lr_gamma ** (e // lr_step_size)``; ``cosine``
+* ``decay``: ``constant`` 1; ``step`` 1 before epoch ``d = lr_decay_start`` (default
+  ``lr_step_size``), then ``lr_gamma ** (1 + (e - d) // lr_step_size)`` (Zaremba et al. 2014:
+  the full rate for 4 epochs, then halved every epoch); ``cosine``
   ``(1 + cos(π · p)) / 2`` with ``p`` the fraction of the run done: of its steps after
   warm-up, or of its time budget ``train.max_minutes`` if that is further along;
 * ``plateau``: multiplied by ``lr_gamma`` after each evaluation that does not improve on the
@@ -57,7 +59,9 @@ class Schedule:
         warmup = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
         decay = 1.0
         if config.lr_schedule == "step":
-            decay = config.lr_gamma ** (epoch // config.lr_step_size)
+            start = config.lr_step_size if config.lr_decay_start is None else config.lr_decay_start
+            if epoch >= start:
+                decay = config.lr_gamma ** (1 + (epoch - start) // config.lr_step_size)
         elif config.lr_schedule == "cosine":
             span = max(self.total_steps - config.warmup_steps, 1)
             done = min(max(max(step - config.warmup_steps, 0) / span, time_done), 1.0)
