@@ -124,9 +124,13 @@ def evaluate(model: PlainLM, data: Tensor, bptt: int) -> float:
     return float(total) / count
 
 
-def rnnkit_run(recipe: Path, train: Path, valid: Path, out: Path) -> list[float]:
+def rnnkit_run(
+    recipe: Path, train: Path, valid: Path, out: Path, epochs: int | None
+) -> list[float]:
     """Validation perplexity per word after each epoch of ``rnnkit train lm``."""
-    train_run("lm", [str(train)], out, valid=[str(valid)], config=recipe, live=False)
+    overrides = [] if epochs is None else [f"train.epochs={epochs}"]
+    train_run("lm", [str(train)], out, valid=[str(valid)], config=recipe, overrides=overrides,
+              live=False)  # fmt: skip
     by_epoch = {r["epoch"]: r["valid_word_perplexity"] for r in read_metrics_log(out)
                 if "valid_word_perplexity" in r and r["epoch"] % 1 == 0}  # fmt: skip
     return [by_epoch[epoch] for epoch in sorted(by_epoch)]
@@ -139,12 +143,15 @@ def main() -> None:
     parser.add_argument("--recipe", type=Path, default=RECIPE)
     parser.add_argument("--out", type=Path, default=Path("runs/lm_recipe_vs_torch"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="train both this many epochs, not the recipe's")
     parser.add_argument("--json", help="results file (default results/lm_recipe_vs_torch.json)")
     args = parser.parse_args()
     recipe = yaml.safe_load(args.recipe.read_text(encoding="utf-8"))
+    if args.epochs is not None:
+        recipe["train"]["epochs"] = args.epochs
     torch.set_num_threads(recipe["train"].get("threads") or torch.get_num_threads())
     started = time.perf_counter()
-    ours = rnnkit_run(args.recipe, args.train, args.valid, args.out)
+    ours = rnnkit_run(args.recipe, args.train, args.valid, args.out, args.epochs)
     ours_minutes = (time.perf_counter() - started) / 60
     started = time.perf_counter()
     plain = plain_loop(recipe, args.train, args.valid, args.seed)
