@@ -11,10 +11,10 @@
 The log-mel (or MFCC) features are computed inside the graph as the model computes them, so
 a runtime feeds raw audio: the power spectrogram is ONNX's ``STFT`` operator (opset 17), run
 in float64 (`rnnkit.models.speech_features`), the mel filterbank a matrix product. The feature
-settings are in the facts all the same, for reference. On real recordings the graph's
-log-probabilities are within about 1e-5 of the model's; on synthetic tones, whose spectra hold
-bands of almost no energy, within 1e-4 (there the log-mel of those bands is at the limit of
-float32 FFTs, torch's own).
+settings are in the facts all the same, for reference. The export's own check reports how
+far the graph's log-probabilities are from the model's; synthetic tones, whose spectra hold
+bands of almost no energy, come closest to the tolerance, since the log-mel of those bands is
+at the limit of float32 FFTs, torch's own.
 
 Greedy CTC decoding of the output, as ``rnnkit transcribe --beam 1`` does it: the most probable
 symbol of each real frame, runs of one symbol merged, then the blank (id 0) dropped; the

@@ -80,9 +80,8 @@ def plan(run: LoadedRun) -> ExportPlan:
         token = torch.randint(1, target_vocab, (batch,), generator=generator)
         with torch.no_grad():
             encoded = EncoderGraph(model)(*encoder_example(batch, length, generator))
-        rnn_state, feed = encoded[: len(rnn.names)], encoded[len(rnn.names)]
-        moved = tuple(0.5 * torch.randn(x.shape, generator=generator) for x in (*rnn_state, feed))
-        return token, *moved, *encoded[len(rnn.names) + 1 :]
+        feed = 0.5 * torch.randn(batch, hidden, generator=generator)  # mid-sentence, not zeros
+        return token, *rnn.example(batch, generator), feed, *encoded[len(rnn.names) + 1 :]
 
     context = (
         Port("feed", (BATCH, hidden), "float32", "the attentional state h~ (zeros before bos)"),

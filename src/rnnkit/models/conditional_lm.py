@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.models.language_model import LanguageModel
 from rnnkit.models.recurrent import build_recurrent
 
 State = tuple[Tensor | tuple[Tensor, ...], Tensor]  # (the recurrent state, c (N, F·D))
@@ -151,17 +152,11 @@ class ConditionalLanguageModel(nn.Module):
     def map_state(state: State, index: Tensor) -> State:
         """The state of the batch rows ``index`` (to select, reorder or repeat them)."""
         recurrent, c = state
-        if isinstance(recurrent, Tensor):
-            mapped: Tensor | tuple[Tensor, ...] = recurrent.index_select(1, index)
-        else:
-            mapped = tuple(part.index_select(1, index) for part in recurrent)
-        return mapped, c.index_select(0, index)
+        return LanguageModel.map_state(recurrent, index), c.index_select(0, index)
 
     @staticmethod
     def cat_state(states: Sequence[State]) -> State:
         """The states of several batches as one, their rows in order (the inverse of splitting
         rows off with `map_state`), e.g. to decode texts started apart in one batch."""
-        tuples = [(part,) if isinstance(part, Tensor) else part for part, _ in states]
-        joined = tuple(torch.cat(parts, dim=1) for parts in zip(*tuples, strict=True))
-        recurrent = joined[0] if isinstance(states[0][0], Tensor) else joined
+        recurrent = LanguageModel.cat_state([part for part, _ in states])
         return recurrent, torch.cat([c for _, c in states])
