@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 import torch
@@ -180,24 +181,26 @@ def test_forecast_facts_name_what_a_runtime_needs(exported):
     assert (report.description.parent / "model.series.json").is_file()
 
 
-def test_a_time_loop_layer_is_refused_with_its_reason_and_writes_nothing(tmp_path):
+def test_a_layer_norm_classifier_exports_its_time_loop_as_an_onnx_loop(tmp_path):
     data, overrides = RUNS["classify"]
     train_run("classify", [data], tmp_path / "run", live=False,
               overrides=[*overrides, "model.layer_norm=true"])  # fmt: skip
-    with pytest.raises(UserError, match=r"cannot export the 'classifier' graph.*time loop"):
-        export_run(load_run(tmp_path / "run"), tmp_path / "out" / "model.onnx")
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    report = export_run(load_run(tmp_path / "run"), tmp_path / "out" / "model.onnx")
+    assert report.graphs[0].max_difference <= 1e-4  # checked at every length and batch size
+    nodes = {node.op_type for node in onnx.load(report.graphs[0].path).graph.node}
+    assert "Loop" in nodes and "LSTM" not in nodes
 
 
-def test_a_layer_norm_language_model_exports_its_step_graph_alone(tmp_path):
+def test_a_layer_norm_language_model_exports_both_graphs(tmp_path):
     data, overrides = RUNS["lm"]
     train_run("lm", [data], tmp_path / "run", live=False,
               overrides=[*overrides, "model.layer_norm=true"])  # fmt: skip
     report = export_run(load_run(tmp_path / "run"), tmp_path / "out" / "model.onnx")
-    assert [(g.name, g.path.name) for g in report.graphs] == [("step", "model.onnx")]
-    assert report.graphs[0].max_difference <= 1e-4
-    assert "time loop (torch's native kernel has no layer_norm" in report.skipped["lm"]
-    assert json.loads(report.description.read_text())["skipped"] == report.skipped
+    assert [(g.name, g.path.name) for g in report.graphs] == [
+        ("lm", "model.onnx"),
+        ("step", "model.step.onnx"),
+    ]
+    assert max(g.max_difference for g in report.graphs) <= 1e-4
 
 
 def test_a_graph_beyond_the_tolerance_leaves_no_file_nor_folder(exported, tmp_path):

@@ -47,8 +47,6 @@ def export(
         typer.echo(
             f"{graph.path}\t{graph.name}\tmax |ONNX Runtime - PyTorch| = {graph.max_difference:.2g}"
         )
-    for name, reason in report.skipped.items():
-        typer.echo(f"left out the {name!r} graph: {reason}", err=True)
     typer.echo(f"{report.description}\tinputs, outputs and facts of the graphs")
     for asset in report.assets:
         typer.echo(str(asset))

@@ -61,7 +61,6 @@ def plan(run: LoadedRun) -> ExportPlan:
             ),
         ),
         example=example,
-        sequence_layers=(classifier.rnn,),
     )
     facts = {
         "labels": labels,

@@ -36,7 +36,6 @@ from rnnkit.export.onnx_files import (
     write_graph,
 )
 from rnnkit.export.task_graphs import plan_export
-from rnnkit.nn.recurrent_layer import RecurrentLayer
 from rnnkit.tasks.generate import TRAINING_TEXTS_FILE
 from rnnkit.tasks.runs import LoadedRun
 
@@ -67,7 +66,6 @@ class ExportReport:
     graphs: list[ExportedGraph]
     description: Path
     assets: list[Path]
-    skipped: dict[str, str]  # an optional graph left out -> why
 
 
 def export_run(run: LoadedRun, out: str | Path, *, tolerance: float = TOLERANCE) -> ExportReport:
@@ -83,14 +81,6 @@ def export_run(run: LoadedRun, out: str | Path, *, tolerance: float = TOLERANCE)
     if not tolerance >= 0:
         raise UserError(f"the tolerance must be a number >= 0, got {tolerance}")
     plan = plan_export(run)
-    skipped = {}
-    for graph in list(plan.graphs):
-        reason = _time_loop_reason(graph)
-        if reason and graph.required:
-            raise UserError(f"cannot export the {graph.name!r} graph: {reason}")
-        if reason:
-            skipped[graph.name] = reason
-            plan.graphs.remove(graph)
     created = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -102,7 +92,7 @@ def export_run(run: LoadedRun, out: str | Path, *, tolerance: float = TOLERANCE)
             ]
             assets = _write_assets(run, staged, out.stem)
             description = staged / f"{out.stem}.json"
-            description.write_text(_description(run, plan, graphs, assets, tolerance, skipped))
+            description.write_text(_description(run, plan, graphs, assets, tolerance))
             files = [g.path for g in graphs] + list(assets.values()) + [description]
             moved = {path: out.parent / path.name for path in files}
             stale = _previous_export(out) - set(moved.values())
@@ -118,7 +108,6 @@ def export_run(run: LoadedRun, out: str | Path, *, tolerance: float = TOLERANCE)
         [ExportedGraph(g.name, moved[g.path], g.max_difference) for g in graphs],
         moved[description],
         [moved[path] for path in assets.values()],
-        skipped,
     )
 
 
@@ -141,22 +130,6 @@ def _previous_export(out: Path) -> set[Path]:
 
 def _graph_file(stem: str, index: int, graph: Graph) -> str:
     return f"{stem}.onnx" if index == 0 else f"{stem}.{graph.name}.onnx"
-
-
-def _time_loop_reason(graph: Graph) -> str | None:
-    """Why ``graph`` cannot be exported, when it would run rnnkit's time loop over a sequence:
-    tracing unrolls the loop to the traced length, so the file would fail at any other."""
-    for layer in graph.sequence_layers:
-        for module in layer.modules():
-            if isinstance(module, RecurrentLayer) and not module.uses_native():
-                why = module._explain_no_native(training=False) or "backend='loop'"
-                return (
-                    f"its {type(module).__name__} runs rnnkit's time loop ({why}), which ONNX "
-                    "tracing unrolls to one fixed length; only layers on torch's kernel (no "
-                    "layer norm, peepholes, zoneout or the loop backend) export over whole "
-                    "sequences — single-step graphs export whatever the cell"
-                )
-    return None
 
 
 def _write_checked(graph: Graph, path: Path, tolerance: float) -> ExportedGraph:
@@ -187,7 +160,6 @@ def _description(
     graphs: list[ExportedGraph],
     assets: dict[str, Path],
     tolerance: float,
-    skipped: dict[str, str],
 ) -> str:
     """The JSON description of an export (docs/export.md)."""
     import onnxruntime
@@ -202,7 +174,6 @@ def _description(
             graph.name: graph.describe(written.path.name)
             for graph, written in zip(plan.graphs, graphs, strict=True)
         },
-        "skipped": skipped,
         "assets": {name: path.name for name, path in assets.items()},
         "facts": plan.facts,
         "check": {

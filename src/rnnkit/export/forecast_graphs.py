@@ -70,7 +70,6 @@ def plan(run: LoadedRun) -> ExportPlan:
             Port("mean", (BATCH, horizon), "float32", "the forecast, in scaled units"),
         ),
         example=example,
-        sequence_layers=(model.encoder,),
     )
     facts = {
         "horizon": horizon,

@@ -46,11 +46,7 @@ class Graph:
     those of ``outputs``. ``example(batch, length, generator)`` makes valid inputs of that batch
     size and (where the graph has a time axis) length; where a graph takes ``lengths``, the
     first row is ``length`` long and the others are random in ``[1, length]``, so every check
-    covers a padded batch of mixed lengths. ``sequence_layers`` are the recurrent layers the
-    graph runs over a whole sequence: they must run torch's native kernel, since tracing
-    unrolls rnnkit's time loop to the traced length. A graph that is not ``required`` (a
-    language model's sequence graph, beside its step graph) is left out, with the reason in
-    the description, when its layers cannot be exported; a required one stops the export.
+    covers a padded batch of mixed lengths.
     """
 
     name: str
@@ -59,8 +55,6 @@ class Graph:
     inputs: tuple[Port, ...]
     outputs: tuple[Port, ...]
     example: Example
-    sequence_layers: tuple[nn.Module, ...] = ()
-    required: bool = True
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         """``{port: {axis: name}}`` for ``torch.onnx.export``: every named axis is dynamic."""

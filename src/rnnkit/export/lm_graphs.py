@@ -7,9 +7,7 @@ state between chunks), and a single-step graph for streaming generation.
 - ``step`` (``model.step.onnx``): ``(token (N,), h, c) -> (log_probs (N, V), h_out, c_out)``,
   exactly `LanguageModel.step`: the tokens the model never emits (padding) have ``-inf``.
 
-A model whose layers run rnnkit's time loop (layer norm, ...) exports its step graph only,
-as ``model.onnx``: the sequence graph is left out, and the description says why. A GRU or RNN
-model has ``h`` only. The zero state starts a text; a newline prompt (the
+A GRU or RNN model has ``h`` only. The zero state starts a text; a newline prompt (the
 end-of-sentence id) is how `rnnkit generate` starts one without a prompt.
 """
 
@@ -85,8 +83,6 @@ def plan(run: LoadedRun) -> ExportPlan:
             *state_out,
         ),
         example=sequence_example,
-        sequence_layers=(model.rnn,),
-        required=False,
     )
     step = Graph(
         name="step",

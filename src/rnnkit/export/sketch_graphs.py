@@ -148,7 +148,6 @@ def plan(run: LoadedRun) -> ExportPlan:
             Port("sigma_hat", (BATCH, latent), "float32", "the posterior's log variance"),
         ),
         example=encoder_example,
-        sequence_layers=(model.encoder,),
     )
     init = Graph(
         name="init",

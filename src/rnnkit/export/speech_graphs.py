@@ -102,7 +102,6 @@ def plan(run: LoadedRun) -> ExportPlan:
             Port("frame_lengths", (BATCH,), "int64", "the number of real output frames per row"),
         ),
         example=example,
-        sequence_layers=(model.rnn,),
     )
     return ExportPlan([graph], _facts(task, features))
 

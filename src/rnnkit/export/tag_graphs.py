@@ -87,7 +87,6 @@ def plan(run: LoadedRun) -> ExportPlan:
         ),
         outputs=(Port("emissions", (BATCH, TIME, len(task.tags)), "float32", "tag scores"),),
         example=example,
-        sequence_layers=(tagger.rnn, *([] if tagger.chars is None else [tagger.chars])),
     )
     data = task.config.data
     facts = {

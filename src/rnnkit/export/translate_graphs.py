@@ -99,7 +99,6 @@ def plan(run: LoadedRun) -> ExportPlan:
         ),
         outputs=(*rnn.ports("the decoder's state before bos"), *context),
         example=encoder_example,
-        sequence_layers=(model.encoder,),
     )
     step = Graph(
         name="decoder_step",

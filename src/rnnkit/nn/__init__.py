@@ -9,6 +9,8 @@ them over whole, variable-length batches.
 * `layers` — the layers, drop-in for ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` plus those torch lacks;
 * `native` — the native path: torch's own kernels run on rnnkit's parameters;
 * `time_loop` — the loop path: a cell's step through time, with recurrent dropout and zoneout;
+* `traced_loop` — the loop path as TorchScript while a trace records it (``torch.jit.trace``,
+  ONNX export), so the trace keeps a loop that runs any length;
 * `scan` — the parallel scan of minGRU / minLSTM;
 * `padding` — time-major padded batches, lengths, masks and packing;
 * `errors` — the exception classes, each also the class torch raises for the same mistake;

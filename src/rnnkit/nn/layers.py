@@ -338,7 +338,7 @@ class _ScanLayer(RecurrentLayer):
     def _forward_direction(
         self, w: CellWeights, x: Tensor, state: State, padding: Padding | None
     ) -> tuple[Tensor, State]:
-        if self.backend == "loop":
+        if self.backend == "loop" or torch.jit.is_tracing():  # the scan's chunks depend on T
             return super()._forward_direction(w, x, state, padding)
         log_a, log_b = self._coefficients(self.cell.project_input(w, x))
         h = parallel_scan(log_a, log_b, state[0])  # (T, N, H)

@@ -38,6 +38,7 @@ from rnnkit.nn.recurrent_cell import (
     set_forget_bias,
 )
 from rnnkit.nn.time_loop import time_loop
+from rnnkit.nn.traced_loop import traced_time_loop
 
 REPR_DEFAULTS: dict[str, Any] = dict(
     num_layers=1, nonlinearity="tanh", bias=True, batch_first=False, dropout=0.0,
@@ -386,8 +387,9 @@ class RecurrentLayer(nn.Module):
         self, w: CellWeights, x: Tensor, state: State, padding: Padding | None
     ) -> tuple[Tensor, State]:
         """One direction of one layer over ``x`` ``(T, N, F)``, padding at the end, through the
-        cell's time loop."""
-        return time_loop(
+        cell's time loop (as TorchScript while a trace records it: `rnnkit.nn.traced_loop`)."""
+        loop = traced_time_loop if torch.jit.is_tracing() else time_loop
+        return loop(
             self._step,
             w,
             self.cell.project_input(w, x),

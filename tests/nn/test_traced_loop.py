@@ -1,0 +1,145 @@
+"""Layers on rnnkit's time loop under ``torch.jit.trace`` and ONNX export: traced at one size,
+run at others, equal to the eager layer (outputs, final states, gradients)."""
+
+import io
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+from torch import Tensor, nn
+
+import rnnkit
+
+LOOP_LAYERS = {
+    "lstm-layer-norm-bidirectional-2": lambda: rnnkit.LSTM(
+        3, 5, num_layers=2, layer_norm=True, bidirectional=True
+    ),
+    "lstm-peephole-projection": lambda: rnnkit.LSTM(3, 5, peephole=True, proj_size=2),
+    "lstm-zoneout": lambda: rnnkit.LSTM(3, 5, zoneout=0.3, recurrent_dropout=0.2),
+    "gru-layer-norm-batch-first": lambda: rnnkit.GRU(3, 5, layer_norm=True, batch_first=True),
+    "rnn-relu-loop-backend": lambda: rnnkit.RNN(3, 5, nonlinearity="relu", backend="loop"),
+    "jordan": lambda: rnnkit.JordanRNN(3, 5, output_size=4),
+    "min-gru-bidirectional": lambda: rnnkit.MinGRU(3, 5, bidirectional=True),
+    "min-lstm": lambda: rnnkit.MinLSTM(3, 5),
+}
+
+
+class Padded(nn.Module):
+    """``(x, lengths) -> (output, *final state)``: a layer as a function of tensors only."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
+        output, state = self.layer(x, lengths=lengths)
+        return (output, *((state,) if isinstance(state, Tensor) else state))
+
+
+def batch(layer: nn.Module, steps: int, size: int, seed: int) -> tuple[Tensor, Tensor]:
+    """Inputs ``(x, lengths)`` in the layer's layout; the first row full, the last shorter."""
+    generator = torch.Generator().manual_seed(seed)
+    shape = (size, steps, 3) if layer.batch_first else (steps, size, 3)
+    lengths = torch.randint(1, steps + 1, (size,), generator=generator)
+    lengths[0], lengths[-1] = steps, max(1, steps - 2)
+    return torch.randn(shape, generator=generator), lengths
+
+
+def traced(name: str) -> tuple[Padded, torch.jit.ScriptModule]:
+    torch.manual_seed(0)
+    model = Padded(LOOP_LAYERS[name]()).eval()
+    assert not model.layer.uses_native()
+    return model, torch.jit.trace(model, batch(model.layer, 5, 3, seed=1), check_trace=False)
+
+
+@pytest.mark.parametrize("name", LOOP_LAYERS)
+def test_a_traced_loop_layer_runs_other_lengths_and_batches_as_the_layer(name, one_thread):
+    model, trace = traced(name)
+    for steps, size in [(9, 4), (1, 1), (2, 6)]:
+        x, lengths = batch(model.layer, steps, size, seed=steps)
+        for got, expected in zip(trace(x, lengths), model(x, lengths), strict=True):
+            torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name", ["lstm-layer-norm-bidirectional-2", "jordan", "min-gru-bidirectional"]
+)
+def test_gradients_flow_through_a_traced_loop_as_through_the_layer(name, one_thread):
+    model, trace = traced(name)
+    x, lengths = batch(model.layer, 7, 3, seed=2)
+    parameters = list(model.parameters())
+    got = torch.autograd.grad(sum(t.sum() for t in trace(x, lengths)), parameters)
+    expected = torch.autograd.grad(sum(t.sum() for t in model(x, lengths)), parameters)
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-5)
+
+
+def test_a_traced_loop_records_a_loop_and_survives_save_and_load(tmp_path, one_thread):
+    model, trace = traced("lstm-layer-norm-bidirectional-2")
+    assert "prim::Loop" in str(trace.inlined_graph)
+    trace.save(tmp_path / "layer.pt")
+    loaded = torch.jit.load(tmp_path / "layer.pt")
+    x, lengths = batch(model.layer, 11, 2, seed=3)
+    torch.testing.assert_close(loaded(x, lengths)[0], model(x, lengths)[0], atol=1e-6, rtol=1e-5)
+
+
+def test_recurrent_dropout_in_a_training_trace_draws_as_the_layer(one_thread):
+    torch.manual_seed(0)
+    model = Padded(rnnkit.LSTM(3, 5, recurrent_dropout=0.5)).train()
+    trace = torch.jit.trace(model, batch(model.layer, 5, 3, seed=1), check_trace=False)
+    x, lengths = batch(model.layer, 8, 4, seed=4)
+    torch.manual_seed(7)
+    got = trace(x, lengths)
+    torch.manual_seed(7)
+    expected = model(x, lengths)
+    torch.testing.assert_close(got[0], expected[0], atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(got[0], model.eval()(x, lengths)[0])  # the mask was applied
+
+
+def test_zoneout_in_a_training_trace_keeps_units_at_random(one_thread):
+    """Each unit of a training step is either its new value or its previous one, and both
+    happen: zoneout draws per step, at any length."""
+    torch.manual_seed(0)
+    layer = rnnkit.RNN(3, 64, zoneout=0.5).train()
+    trace = torch.jit.trace(layer, torch.randn(5, 2, 3), check_trace=False)
+    x = torch.randn(9, 2, 3)
+    output, _ = trace(x)
+    previous = torch.cat([torch.zeros(1, 2, 64), output[:-1]])
+    fresh = torch.tanh(
+        layer.cell.project_input(layer.cell_weights(0), x) + previous @ layer.weight_hh_l0.t()
+    )
+    kept = torch.isclose(output, previous, atol=1e-6)
+    assert (kept | torch.isclose(output, fresh, atol=1e-5)).all()
+    assert 0.3 < kept.float().mean() < 0.7
+
+
+@pytest.mark.parametrize("name", LOOP_LAYERS)
+def test_an_onnx_export_of_a_loop_layer_runs_any_length_in_onnx_runtime(name, one_thread):
+    model, _ = traced(name)
+    buffer = io.BytesIO()
+    outputs = [
+        "output",
+        *(f"state_{i}" for i in range(len(model(*batch(model.layer, 2, 2, 0))) - 1)),
+    ]
+    torch.onnx.export(
+        model,
+        batch(model.layer, 5, 3, seed=1),
+        buffer,
+        dynamo=False,
+        opset_version=17,
+        input_names=["x", "lengths"],
+        output_names=outputs,
+        dynamic_axes={"x": {0: "a", 1: "b"}, "lengths": {0: "batch"}}
+        | {port: {0: "c", 1: "d"} for port in outputs},
+    )
+    session = onnxruntime.InferenceSession(buffer.getvalue())
+    assert "Loop" in {node.op_type for node in onnx.load_from_string(buffer.getvalue()).graph.node}
+    for steps, size in [(9, 4), (1, 1), (3, 5)]:
+        x, lengths = batch(model.layer, steps, size, seed=steps)
+        got = session.run(None, {"x": x.numpy(), "lengths": lengths.numpy()})
+        with torch.no_grad():
+            expected = model(x, lengths)
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_allclose(g, e.numpy(), atol=1e-5)
