@@ -45,9 +45,9 @@ class LanguageModel(nn.Module):
         init_range: ``r``.
         embedding_dropout: drop whole word types with this probability (AWD-LSTM's embedding
             dropout, `rnnkit.models.lm_regularisers`).
-        locked_dropout: the dropout on the embeddings and before the output layer uses one mask
-            per sequence for all its steps (variational); between the layers it stays the
-            layer's own.
+        locked_dropout: the dropout on the embeddings, between the layers and before the output
+            layer uses one mask per sequence for all its steps (variational, as AWD-LSTM);
+            between the layers by the recurrent layer's own ``locked_dropout``.
         ar, tar: weights α, β of activation and temporal activation regularisation, returned by
             ``forward(..., penalty=True)``.
         weight_drop: DropConnect on the recurrent layers' hidden-to-hidden weights (AWD-LSTM;
@@ -91,6 +91,7 @@ class LanguageModel(nn.Module):
             layer_norm=layer_norm,
             forget_bias=forget_bias,
             weight_drop=weight_drop,
+            locked_dropout=locked_dropout,
         )
         self.dropout = LockedDropout(dropout) if locked_dropout else nn.Dropout(dropout)
         self.projection, self.output = output_layer(

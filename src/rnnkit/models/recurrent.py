@@ -41,12 +41,14 @@ def build_recurrent(
     forget_bias: float | None = None,
     proj_size: int = 0,
     weight_drop: float = 0.0,
+    locked_dropout: bool = False,
 ) -> RecurrentLayer:
     """A batch-first rnnkit layer of kind ``cell`` (see `CELLS`).
 
     ``forget_bias`` applies to the cells with a forget gate and is ignored by the others, so a
     task can default it to 1.0 for every cell; ``layer_norm`` and ``weight_drop`` are errors
-    where a cell lacks them.
+    where a cell lacks them. ``locked_dropout`` makes the ``dropout`` between layers one mask
+    per sequence (every cell has it).
     """
     if cell not in CELLS:
         raise UserError(f"model.cell: unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
@@ -76,5 +78,6 @@ def build_recurrent(
         batch_first=True,
         dropout=dropout if num_layers > 1 else 0.0,
         bidirectional=bidirectional,
+        locked_dropout=locked_dropout,
         **options,
     )

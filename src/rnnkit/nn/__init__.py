@@ -11,6 +11,8 @@ them over whole, variable-length batches.
 * `time_loop` — the loop path: a cell's step through time, with recurrent dropout and zoneout;
 * `traced_loop` — the loop path as TorchScript while a trace records it (``torch.jit.trace``,
   ONNX export), so the trace keeps a loop that runs any length;
+* `locked_dropout` — one dropout mask per sequence between stacked layers (AWD-LSTM), torch's
+  kernel run layer by layer for it;
 * `scan` — the parallel scan of minGRU / minLSTM;
 * `padding` — time-major padded batches, lengths, masks and packing;
 * `errors` — the exception classes, each also the class torch raises for the same mistake;

@@ -24,13 +24,19 @@ def check_size(name: str, value: object, *, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
+def check_bool(name: str, value: object) -> None:
+    """A flag that must be a bool: TypeError (as torch) for anything else, ``0`` and ``1``
+    included."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
+
+
 def check_layer_arguments(
     input_size: object, hidden_size: object, num_layers: object, bias: object, batch_first: object
 ) -> None:
     """torch's checks of the layer arguments: bools must be bools, sizes positive integers."""
-    for name, flag in (("bias", bias), ("batch_first", batch_first)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} should be of type bool, got: {type(flag).__name__}")
+    check_bool("bias", bias)
+    check_bool("batch_first", batch_first)
     check_size("input_size", input_size, minimum=1)
     check_size("hidden_size", hidden_size, minimum=1)
     check_size("num_layers", num_layers, minimum=1)

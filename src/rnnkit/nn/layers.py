@@ -55,6 +55,11 @@ class LSTM(RecurrentLayer):
         weight_drop: DropConnect on the hidden-to-hidden weights ``weight_hh`` in training, one
             mask per forward pass shared by every step (Merity et al. 2017, AWD-LSTM); torch's
             kernel still runs, and the state dict keeps torch's keys.
+        locked_dropout: the dropout between layers uses one mask per sequence for all its
+            steps, ``x_t ⊙ m / (1 - p)`` with ``m ~ Bernoulli(1 - p)`` of shape
+            ``(N, D * H_out)`` and ``p = dropout`` (variational, as AWD-LSTM, Merity et al.
+            2018), instead of a fresh mask at every step; torch's kernel still runs, one layer
+            at a time (`rnnkit.nn.locked_dropout`). Default False.
         forget_bias: initial total bias of the forget gate (e.g. 1.0); an initialisation only,
             the state dict stays torch's.
         backend: ``"auto"`` runs torch's kernel when the configuration allows, else the time
@@ -108,13 +113,14 @@ class LSTM(RecurrentLayer):
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
         weight_drop: float = 0.0,
+        locked_dropout: bool = False,
         forget_bias: float | None = None,
         backend: str = "auto",
     ) -> None:
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             recurrent_dropout=recurrent_dropout, zoneout=zoneout,
-            weight_drop=weight_drop, backend=backend,
+            weight_drop=weight_drop, locked_dropout=locked_dropout, backend=backend,
             forget_bias=forget_bias,
         )  # fmt: skip
         self.proj_size, self.layer_norm, self.peephole = proj_size, layer_norm, peephole
@@ -146,8 +152,8 @@ class LSTM(RecurrentLayer):
 
 class GRU(RecurrentLayer):
     r"""A multi-layer GRU; `torch.nn.GRU` plus ``layer_norm``, ``recurrent_dropout``,
-    ``zoneout``, ``weight_drop`` and ``backend``, as described in `LSTM`. ``proj_size`` is
-    there for torch's sake: anything but 0 is a ValueError, as in torch.
+    ``zoneout``, ``weight_drop``, ``locked_dropout`` and ``backend``, as described in `LSTM`.
+    ``proj_size`` is there for torch's sake: anything but 0 is a ValueError, as in torch.
 
     Runs `rnnkit.GRUCell` (equations there; torch's variant of Cho et al. 2014). Inputs
     ``input, h_0, lengths``; outputs ``output (L, N, D * H)``, ``h_n (D * num_layers, N, H)``.
@@ -175,13 +181,14 @@ class GRU(RecurrentLayer):
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
         weight_drop: float = 0.0,
+        locked_dropout: bool = False,
         backend: str = "auto",
     ) -> None:
         _refuse_projection(proj_size)
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             recurrent_dropout=recurrent_dropout, zoneout=zoneout,
-            weight_drop=weight_drop, backend=backend,
+            weight_drop=weight_drop, locked_dropout=locked_dropout, backend=backend,
         )  # fmt: skip
         self.layer_norm = layer_norm
         self._build(device, dtype)
@@ -200,8 +207,8 @@ class GRU(RecurrentLayer):
 
 class RNN(RecurrentLayer):
     r"""A multi-layer Elman RNN; `torch.nn.RNN` plus ``layer_norm``, ``recurrent_dropout``,
-    ``zoneout``, ``weight_drop`` and ``backend``, as described in `LSTM`. ``proj_size`` other
-    than 0 is a ValueError, as in torch.
+    ``zoneout``, ``weight_drop``, ``locked_dropout`` and ``backend``, as described in `LSTM`.
+    ``proj_size`` other than 0 is a ValueError, as in torch.
 
     Runs `rnnkit.RNNCell`, ``h_t = φ(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` with
     ``nonlinearity`` φ ``'tanh'`` or ``'relu'``. Inputs ``input, h_0, lengths``; outputs
@@ -230,13 +237,14 @@ class RNN(RecurrentLayer):
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
         weight_drop: float = 0.0,
+        locked_dropout: bool = False,
         backend: str = "auto",
     ) -> None:
         _refuse_projection(proj_size)
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             recurrent_dropout=recurrent_dropout, zoneout=zoneout,
-            weight_drop=weight_drop, backend=backend,
+            weight_drop=weight_drop, locked_dropout=locked_dropout, backend=backend,
         )  # fmt: skip
         self.nonlinearity, self.activation = nonlinearity, activation(nonlinearity)
         self.layer_norm = layer_norm
@@ -291,11 +299,13 @@ class JordanRNN(RecurrentLayer):
         *,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
+        locked_dropout: bool = False,
         backend: str = "auto",
     ) -> None:
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            recurrent_dropout=recurrent_dropout, zoneout=zoneout, backend=backend,
+            recurrent_dropout=recurrent_dropout, zoneout=zoneout,
+            locked_dropout=locked_dropout, backend=backend,
         )  # fmt: skip
         self.output_size = hidden_size if output_size is None else output_size
         self.nonlinearity, self.activation = nonlinearity, activation(nonlinearity)
@@ -326,12 +336,13 @@ class _ScanLayer(RecurrentLayer):
         device: Device = None,
         dtype: torch.dtype | None = None,
         *,
+        locked_dropout: bool = False,
         backend: str = "auto",
         forget_bias: float | None = None,
     ) -> None:
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            backend=backend, forget_bias=forget_bias,
+            locked_dropout=locked_dropout, backend=backend, forget_bias=forget_bias,
         )  # fmt: skip
         self._build(device, dtype)
 
@@ -361,7 +372,7 @@ class MinGRU(_ScanLayer):
     streaming one step at a time).
 
     Args: ``input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-    device, dtype`` as `LSTM`. Inputs ``input, h_0, lengths``; outputs
+    device, dtype, locked_dropout`` as `LSTM`. Inputs ``input, h_0, lengths``; outputs
     ``output (L, N, D * H)``, ``h_n (D * num_layers, N, H)``. Parameters
     ``weight_ih_l{k} (2H, H_in)``, ``bias_ih_l{k} (2H,)`` (order z, h̃).
     """

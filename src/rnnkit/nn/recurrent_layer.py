@@ -24,7 +24,13 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.nn.errors import ShapeError
-from rnnkit.nn.layer_arguments import check_backend, check_dropout, check_layer_arguments
+from rnnkit.nn.layer_arguments import (
+    check_backend,
+    check_bool,
+    check_dropout,
+    check_layer_arguments,
+)
+from rnnkit.nn.locked_dropout import Stack, locked_dropout, run_by_layer
 from rnnkit.nn.native import NativeConfig, autocast_dtypes, run_native, transform_without_rule
 from rnnkit.nn.native_padding import run_native_padded, runs_padded
 from rnnkit.nn.padding import Padding, check_lengths, pack_like, reverse_time, unpack
@@ -43,7 +49,7 @@ from rnnkit.nn.traced_loop import traced_time_loop
 REPR_DEFAULTS: dict[str, Any] = dict(
     num_layers=1, nonlinearity="tanh", bias=True, batch_first=False, dropout=0.0,
     bidirectional=False, proj_size=0, layer_norm=False, peephole=False, recurrent_dropout=0.0,
-    zoneout=0.0, weight_drop=0.0, forget_bias=None, backend="auto",
+    zoneout=0.0, weight_drop=0.0, locked_dropout=False, forget_bias=None, backend="auto",
 )  # fmt: skip
 
 Output = tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, ...]]
@@ -68,12 +74,14 @@ class RecurrentLayer(nn.Module):
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
         weight_drop: float = 0.0,
+        locked_dropout: bool = False,
         backend: str = "auto",
         forget_bias: float | None = None,
     ) -> None:
         super().__init__()
         check_layer_arguments(input_size, hidden_size, num_layers, bias, batch_first)
         check_dropout(dropout, num_layers)
+        check_bool("locked_dropout", locked_dropout)
         probabilities = {
             "recurrent_dropout": recurrent_dropout,
             "zoneout": zoneout,
@@ -93,7 +101,7 @@ class RecurrentLayer(nn.Module):
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional = bidirectional
         self.recurrent_dropout, self.zoneout = float(recurrent_dropout), float(zoneout)
-        self.weight_drop = float(weight_drop)
+        self.weight_drop, self.locked_dropout = float(weight_drop), locked_dropout
         self.backend, self.forget_bias = backend, forget_bias
         # per layer-direction, in torch's order: CellWeights field -> parameter name
         self._parameter_names: list[dict[str, str]] = []
@@ -302,8 +310,7 @@ class RecurrentLayer(nn.Module):
         padded_share = 1 - packed.data.shape[0] / (steps * batch)
         weights = self._pass_weights()
         if self.uses_native() and not runs_padded(self._native_config(), packed.data, padded_share):
-            flat = list(weights.values())
-            output, final = run_native(self._native_config(), packed, state, flat, self.training)
+            output, final = self._run_native(packed, state, weights)
             return output, self._public_state(final)
         # the time loop, or the fused kernel on the padded batch (`_forward_time_major` makes
         # the same cheap choice again)
@@ -327,22 +334,52 @@ class RecurrentLayer(nn.Module):
             return self._as_torch_autocasts(
                 x, *self._forward_layers(x, state, lengths, pass_weights)
             )
-        config, weights = self._native_config(), list(pass_weights.values())
         if lengths is None:
-            output, final = run_native(config, x, state, weights, self.training)
+            output, final = self._run_native(x, state, pass_weights)
             assert isinstance(output, Tensor)
             return output, final
         padded_share = 1 - float(lengths.sum()) / (x.shape[0] * x.shape[1])
-        if runs_padded(config, x, padded_share):
+        if runs_padded(self._native_config(), x, padded_share):
             padding = Padding.of(lengths, x.shape[0], x.device)
-            assert padding is not None
+            output, final = self._run_native(x, state, pass_weights, padding, zero_state=zero_state)
+            assert isinstance(output, Tensor)
+            return output, final
+        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+        output, final = self._run_native(packed, state, pass_weights)
+        assert isinstance(output, PackedSequence)
+        return pad_packed_sequence(output, total_length=x.shape[0])[0], final
+
+    def _run_native(
+        self,
+        x: Tensor | PackedSequence,
+        state: State,
+        pass_weights: dict[str, Tensor],
+        padding: Padding | None = None,
+        *,
+        zero_state: bool = False,
+    ) -> Stack:
+        """torch's kernel over ``x`` — dense, packed, or padded as ``padding`` says (with the
+        padding flag, `run_native_padded`) — all layers in one call; or, with locked dropout
+        between layers in training, layer by layer with the mask between (`run_by_layer`)."""
+
+        def run(
+            config: NativeConfig, x: Tensor | PackedSequence, state: State, weights: list[Tensor]
+        ) -> Stack:
+            if padding is None:
+                return run_native(config, x, state, weights, self.training)
+            assert isinstance(x, Tensor)
             return run_native_padded(
                 config, x, padding, state, weights, self.training, zero_state=zero_state
             )
-        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
-        output, final = run_native(config, packed, state, weights, self.training)
-        assert isinstance(output, PackedSequence)
-        return pad_packed_sequence(output, total_length=x.shape[0])[0], final
+
+        config, weights = self._native_config(), list(pass_weights.values())
+        if self._locks_dropout():
+            return run_by_layer(config, run, x, state, weights, self.dropout)
+        return run(config, x, state, weights)
+
+    def _locks_dropout(self) -> bool:
+        """Whether this pass drops between layers with `locked_dropout`."""
+        return self.locked_dropout and self.training and self.dropout > 0 and self.num_layers > 1
 
     def _as_torch_autocasts(self, x: Tensor, output: Tensor, final: State) -> tuple[Tensor, State]:
         """The loop path's results in the dtypes torch's kernel returns under autocast (e.g. an
@@ -378,7 +415,11 @@ class RecurrentLayer(nn.Module):
                 finals.append(final)
             x = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
             if self.dropout and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, training=True)
+                x = (
+                    locked_dropout(x, self.dropout)
+                    if self.locked_dropout
+                    else F.dropout(x, self.dropout, training=True)
+                )
         if padding is not None:
             x = x.masked_fill(~padding.mask, 0.0)
         return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))

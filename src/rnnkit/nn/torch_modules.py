@@ -3,14 +3,15 @@
 ``isinstance(rnnkit.LSTM(3, 4), torch.nn.LSTM)`` is False, on purpose: code that dispatches on
 torch's types (``torch.ao.quantization.quantize_dynamic``, an exporter's symbolic, an
 initialiser) would take a subclass for a plain ``torch.nn.LSTM`` and silently drop what torch's
-module lacks — layer norm, peepholes, zoneout, recurrent dropout, weight drop — and the
-``lengths=`` argument rnnkit's models call it with. Instead there are two explicit doors:
+module lacks — layer norm, peepholes, zoneout, recurrent dropout, weight drop, locked dropout —
+and the ``lengths=`` argument rnnkit's models call it with. Instead there are two explicit
+doors:
 
 - `to_torch` (also ``layer.to_torch()`` / ``cell.to_torch()``): a copy as ``torch.nn.LSTM`` /
   ``GRU`` / ``RNN`` / ``LSTMCell`` / ``GRUCell`` / ``RNNCell`` with the same state dict, for a
   configuration torch has; otherwise a ValueError naming what torch lacks. With
-  ``inference=True`` the options that do nothing in evaluation (recurrent dropout, weight drop)
-  are left behind instead of refused.
+  ``inference=True`` the options that do nothing in evaluation (recurrent dropout, weight drop,
+  locked dropout) are left behind instead of refused.
 - `rnnkit.nn.quantization.quantize_dynamic`: int8 weights for a whole model through torch's
   dynamically quantised kernels, keeping rnnkit's call signature.
 """
@@ -58,8 +59,8 @@ def _torch_layer(layer: Any, inference: bool) -> nn.RNNBase:
     if mode is None:
         raise ValueError(f"torch has no {name} layer; it exists only in rnnkit")
     lacking = layer._options_torch_lacks(training=not inference)
-    if layer.weight_drop and not inference:
-        lacking["weight_drop"] = layer.weight_drop
+    if not inference:  # the options that leave torch's kernel running, in training only
+        lacking |= {"weight_drop": layer.weight_drop, "locked_dropout": layer.locked_dropout}
     _refuse(name, lacking)
     extra: dict[str, Any] = {}
     if mode == "LSTM":

@@ -81,7 +81,8 @@ class LMModelConfig(ConfigModel):
     )
     locked_dropout: bool = Field(
         default=False,
-        description="One dropout mask per sequence on the embeddings and outputs (variational).",
+        description="One dropout mask per sequence on the embeddings, between the layers and "
+        "on the outputs (variational).",
     )
     ar: NonNegativeFloat = Field(
         default=0.0, description="Activation regularisation weight α (AWD-LSTM: 2)."
