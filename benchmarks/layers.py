@@ -6,12 +6,14 @@ lacks — and reported as throughput in tokens/s and as the ratio of rnnkit's ti
 reference's (1.00 = as fast; 2.00 = half as fast).
 
     python benchmarks/layers.py                     # B=64, T=100, H in 128 256 512
-    python benchmarks/layers.py --hidden 256 --repeats 3
+    python benchmarks/layers.py --hidden 256 --repeats 3 --threads 1
+    python benchmarks/layers.py --python-loop       # the LSTM loop in Python, not compiled
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 import torch
@@ -19,6 +21,7 @@ from torch import nn
 
 import rnnkit
 from common import interleaved_times, print_table, ratio, write_json
+from rnnkit.nn.compiled_loop import SWITCH
 
 Factory = Callable[[int], nn.Module]
 
@@ -37,6 +40,10 @@ CANDIDATES: dict[str, tuple[Factory, str]] = {
     "GRU loop": (lambda h: rnnkit.GRU(h, h, backend="loop"), "GRU"),
     "layer-norm LSTM": (lambda h: rnnkit.LSTM(h, h, layer_norm=True), "LSTM"),
     "peephole LSTM": (lambda h: rnnkit.LSTM(h, h, peephole=True), "LSTM"),
+    "zoneout LSTM": (lambda h: rnnkit.LSTM(h, h, zoneout=0.1), "LSTM"),
+    "recurrent-dropout LSTM": (lambda h: rnnkit.LSTM(h, h, recurrent_dropout=0.25), "LSTM"),
+    "layer-norm GRU": (lambda h: rnnkit.GRU(h, h, layer_norm=True), "LSTM"),
+    "Jordan": (lambda h: rnnkit.JordanRNN(h, h), "LSTM"),
     "minGRU (scan)": (lambda h: rnnkit.MinGRU(h, h), "LSTM"),
 }
 MODES = ("train", "inference")
@@ -101,8 +108,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=11)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    parser.add_argument(
+        "--python-loop", action="store_true", help="run the LSTM time loop in Python"
+    )
     parser.add_argument("--json", help="where to write the results (default results/layers.json)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.python_loop:
+        os.environ[SWITCH] = "0"
     rows = [row for h in args.hidden for row in measure(h, args.batch, args.steps, args.repeats)]
     columns = ["layer", "reference", *(f"ratio H={h}" for h in args.hidden)]
     columns += [f"tok/s H={h}" for h in args.hidden]
@@ -112,7 +127,13 @@ def main() -> None:
             "(lower is faster), best tokens/s"
         )
         print_table(title, columns, table(rows, mode, args.hidden))
-    settings = {"batch": args.batch, "steps": args.steps, "repeats": args.repeats}
+    settings = {
+        "batch": args.batch,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "threads": torch.get_num_threads(),
+        "lstm_loop": "python" if args.python_loop else "compiled",
+    }
     print("wrote", write_json("layers", {"settings": settings, "rows": rows}, args.json))
 
 

@@ -60,20 +60,24 @@ def test_a_traced_loop_layer_runs_other_lengths_and_batches_as_the_layer(name, o
     for steps, size in [(9, 4), (1, 1), (2, 6)]:
         x, lengths = batch(model.layer, steps, size, seed=steps)
         for got, expected in zip(trace(x, lengths), model(x, lengths), strict=True):
-            torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+            torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize(
     "name", ["lstm-layer-norm-bidirectional-2", "jordan", "min-gru-bidirectional"]
 )
 def test_gradients_flow_through_a_traced_loop_as_through_the_layer(name, one_thread):
-    model, trace = traced(name)
+    """In float64, so that the eager layer's compiled loop and the trace's step agree to
+    rounding."""
+    model, _ = traced(name)
+    model.double()
     x, lengths = batch(model.layer, 7, 3, seed=2)
+    trace = torch.jit.trace(model, (x.double(), lengths), check_trace=False)
     parameters = list(model.parameters())
-    got = torch.autograd.grad(sum(t.sum() for t in trace(x, lengths)), parameters)
-    expected = torch.autograd.grad(sum(t.sum() for t in model(x, lengths)), parameters)
+    got = torch.autograd.grad(sum(t.sum() for t in trace(x.double(), lengths)), parameters)
+    expected = torch.autograd.grad(sum(t.sum() for t in model(x.double(), lengths)), parameters)
     for g, e in zip(got, expected, strict=True):
-        torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(g, e, atol=1e-10, rtol=1e-10)
 
 
 def test_a_traced_loop_records_a_loop_and_survives_save_and_load(tmp_path, one_thread):
@@ -82,7 +86,7 @@ def test_a_traced_loop_records_a_loop_and_survives_save_and_load(tmp_path, one_t
     trace.save(tmp_path / "layer.pt")
     loaded = torch.jit.load(tmp_path / "layer.pt")
     x, lengths = batch(model.layer, 11, 2, seed=3)
-    torch.testing.assert_close(loaded(x, lengths)[0], model(x, lengths)[0], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(loaded(x, lengths)[0], model(x, lengths)[0], atol=1e-5, rtol=1e-5)
 
 
 def test_recurrent_dropout_in_a_training_trace_draws_as_the_layer(one_thread):
@@ -94,7 +98,7 @@ def test_recurrent_dropout_in_a_training_trace_draws_as_the_layer(one_thread):
     got = trace(x, lengths)
     torch.manual_seed(7)
     expected = model(x, lengths)
-    torch.testing.assert_close(got[0], expected[0], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(got[0], expected[0], atol=1e-5, rtol=1e-5)
     assert not torch.allclose(got[0], model.eval()(x, lengths)[0])  # the mask was applied
 
 

@@ -9,6 +9,8 @@ them over whole, variable-length batches.
 * `layers` — the layers, drop-in for ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` plus those torch lacks;
 * `native` — the native path: torch's own kernels run on rnnkit's parameters;
 * `time_loop` — the loop path: a cell's step through time, with recurrent dropout and zoneout;
+* `compiled_loop` — an LSTM's loop path in C++ (``csrc/lstm_loop.cpp``, built on first use),
+  forward and hand-derived backward, one matrix product and one fused pass per step;
 * `traced_loop` — the loop path as TorchScript while a trace records it (``torch.jit.trace``,
   ONNX export), so the trace keeps a loop that runs any length;
 * `locked_dropout` — one dropout mask per sequence between stacked layers (AWD-LSTM), torch's

@@ -15,10 +15,12 @@ import torch
 from torch import Tensor
 
 from rnnkit.nn.cells import GRUCell, JordanCell, LSTMCell, MinGRUCell, MinLSTMCell, RNNCell
+from rnnkit.nn.compiled_loop import compiled_lstm_loop, runs_compiled
 from rnnkit.nn.padding import Padding
 from rnnkit.nn.recurrent_cell import CellWeights, Device, Shapes, State, activation
 from rnnkit.nn.recurrent_layer import RecurrentLayer
 from rnnkit.nn.scan import min_gru_coefficients, min_lstm_coefficients, parallel_scan
+from rnnkit.nn.time_loop import BoundLoop
 
 
 def _refuse_projection(proj_size: int) -> None:
@@ -148,6 +150,9 @@ class LSTM(RecurrentLayer):
 
     def _public_state(self, state: State) -> tuple[Tensor, ...]:
         return state
+
+    def _compiled_loop(self, w: CellWeights, x_proj: Tensor) -> BoundLoop | None:
+        return compiled_lstm_loop if runs_compiled(w, x_proj) else None
 
 
 class GRU(RecurrentLayer):

@@ -16,6 +16,7 @@ torch has one, which native kernel runs it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import torch
@@ -43,7 +44,7 @@ from rnnkit.nn.recurrent_cell import (
     reset_weights,
     set_forget_bias,
 )
-from rnnkit.nn.time_loop import time_loop
+from rnnkit.nn.time_loop import BoundLoop, time_loop
 from rnnkit.nn.traced_loop import traced_time_loop
 
 REPR_DEFAULTS: dict[str, Any] = dict(
@@ -117,6 +118,10 @@ class RecurrentLayer(nn.Module):
 
     def _step(self, w: CellWeights, x_proj: Tensor, state: State) -> State:
         return self.cell.step(w, x_proj, state)
+
+    def _compiled_loop(self, w: CellWeights, x_proj: Tensor) -> BoundLoop | None:
+        """A compiled time loop that can run this direction, if the cell has one."""
+        return None
 
     def _native_mode(self) -> str | None:
         """The key of `rnnkit.nn.native.KERNELS` that runs this layer, if torch has one."""
@@ -428,12 +433,18 @@ class RecurrentLayer(nn.Module):
         self, w: CellWeights, x: Tensor, state: State, padding: Padding | None
     ) -> tuple[Tensor, State]:
         """One direction of one layer over ``x`` ``(T, N, F)``, padding at the end, through the
-        cell's time loop (as TorchScript while a trace records it: `rnnkit.nn.traced_loop`)."""
-        loop = traced_time_loop if torch.jit.is_tracing() else time_loop
+        cell's time loop: as TorchScript while a trace records it (`rnnkit.nn.traced_loop`),
+        compiled where the cell has a compiled loop (`rnnkit.nn.compiled_loop`), else in
+        Python."""
+        x_proj = self.cell.project_input(w, x)
+        if torch.jit.is_tracing():
+            loop: BoundLoop = functools.partial(traced_time_loop, self._step)
+        else:
+            compiled = self._compiled_loop(w, x_proj)
+            loop = compiled or functools.partial(time_loop, self._step)
         return loop(
-            self._step,
             w,
-            self.cell.project_input(w, x),
+            x_proj,
             state,
             mask=None if padding is None else padding.mask,
             recurrent_dropout=self.recurrent_dropout,

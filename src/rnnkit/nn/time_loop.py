@@ -23,6 +23,8 @@ from torch import Tensor
 from rnnkit.nn.recurrent_cell import CellWeights, State
 
 Step = Callable[[CellWeights, Tensor, State], State]
+# a loop with its step bound: (w, x_proj, state, *, mask, recurrent_dropout, zoneout_p, training)
+BoundLoop = Callable[..., tuple[Tensor, State]]
 
 
 def dropout_mask(like: Tensor, p: float) -> Tensor:
