@@ -117,16 +117,13 @@ def input_projection(w: CellWeights, x: Tensor, fold_bias_hh: bool) -> Tensor:
     ``fold_bias_hh`` adds ``b_hh`` here too, for cells where it only ever adds to the input
     term (Elman, LSTM), which saves one addition per time step.
     """
+    bias = w.bias_ih
+    if fold_bias_hh and w.bias_hh is not None:  # (b_ih + b_hh): one pass over the output
+        bias = w.bias_hh if bias is None else bias + w.bias_hh
     if w.weight_ln_ih is None:
-        out = F.linear(x, w.weight_ih, w.bias_ih)
-    else:
-        out = F.linear(x, w.weight_ih)
-        out = F.layer_norm(out, w.weight_ln_ih.shape, w.weight_ln_ih)
-        if w.bias_ih is not None:
-            out = out + w.bias_ih
-    if fold_bias_hh and w.bias_hh is not None:
-        out = out + w.bias_hh
-    return out
+        return F.linear(x, w.weight_ih, bias)
+    out = F.layer_norm(F.linear(x, w.weight_ih), w.weight_ln_ih.shape, w.weight_ln_ih)
+    return out if bias is None else out + bias
 
 
 def add_recurrent_term(w: CellWeights, x_proj: Tensor, h: Tensor) -> Tensor:

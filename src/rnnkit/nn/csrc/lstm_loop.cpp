@@ -269,7 +269,7 @@ std::vector<at::Tensor> lstm_loop_forward(
           empty_like_or_none(gain_c.numel(), {S, N, H}, x_proj),
           empty_like_or_none(gain_c.numel(), {S, N}, x_proj),
           at::empty({S, N, H}, options)};
-  const at::Tensor weight_t = weight_hh.t();
+  const at::Tensor weight_t = weight_hh.t().contiguous();  // (H, G): each step a plain product
   AT_DISPATCH_FLOATING_TYPES(x_proj.scalar_type(), "lstm_loop_forward", [&] {
     const auto w = weights_of<scalar_t>(peephole, gain_z, gain_c, bias_c, keep, zoneout, mask);
     // rows are independent: each thread runs the whole loop for its own rows, its products
