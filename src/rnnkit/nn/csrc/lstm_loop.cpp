@@ -28,6 +28,7 @@
 namespace {
 
 constexpr double kLayerNormEps = 1e-5;
+constexpr int64_t kSplitRowsBelowBytes = 1 << 20;  // W_hh up to 1 MiB: H <= 256 in float32
 
 // The loops over a row's units write other arrays than they read: no dependence between
 // iterations, so they run in vector registers.
@@ -238,10 +239,33 @@ void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t 
   }
 }
 
-// Rows per thread: all of them split evenly over the threads torch uses.
-int64_t rows_per_thread(int64_t rows) {
+// Runs T steps, each a matrix product and the rows' pointwise work (product first going
+// forward, last going backward), product(t, begin, end) and rows(t, begin, end) for the rows
+// [begin, end). Rows are independent, so while W_hh fits a core's cache each thread takes its
+// share of the rows through all the steps, its products single-threaded, with no
+// synchronisation between steps; a larger W_hh is better read once per step, so then each
+// step's product runs on all threads over all rows, then the rows are split.
+template <typename Product, typename Rows>
+void run_steps(int64_t T, int64_t N, bool forward, int64_t weight_bytes, const Product& product,
+               const Rows& rows) {
   const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
-  return std::max<int64_t>(1, (rows + threads - 1) / threads);
+  const int64_t share = std::max<int64_t>(1, (N + threads - 1) / threads);
+  auto step = [&](int64_t i) { return forward ? i : T - 1 - i; };
+  if (weight_bytes <= kSplitRowsBelowBytes) {
+    at::parallel_for(0, N, share, [&](int64_t begin, int64_t end) {
+      for (int64_t i = 0; i < T; ++i) {
+        if (forward) product(step(i), begin, end);
+        rows(step(i), begin, end);
+        if (!forward) product(step(i), begin, end);
+      }
+    });
+    return;
+  }
+  for (int64_t i = 0; i < T; ++i) {
+    if (forward) product(step(i), 0, N);
+    at::parallel_for(0, N, share, [&](int64_t begin, int64_t end) { rows(step(i), begin, end); });
+    if (!forward) product(step(i), 0, N);
+  }
 }
 
 at::Tensor empty_like_or_none(bool wanted, at::IntArrayRef shape, const at::Tensor& like) {
@@ -272,35 +296,34 @@ std::vector<at::Tensor> lstm_loop_forward(
   const at::Tensor weight_t = weight_hh.t().contiguous();  // (H, G): each step a plain product
   AT_DISPATCH_FLOATING_TYPES(x_proj.scalar_type(), "lstm_loop_forward", [&] {
     const auto w = weights_of<scalar_t>(peephole, gain_z, gain_c, bias_c, keep, zoneout, mask);
-    // rows are independent: each thread runs the whole loop for its own rows, its products
-    // single-threaded, with no synchronisation between steps
-    at::parallel_for(0, N, rows_per_thread(N), [&](int64_t begin, int64_t end) {
-      const int64_t rows = end - begin;
-      at::Tensor z = at::empty({rows, G}, options);
-      at::Tensor h_rows = h.narrow(0, begin, rows);
+    at::Tensor z = at::empty({N, G}, options);
+    auto product = [&](int64_t t, int64_t begin, int64_t end) {  // z = (h ⊙ keep) W_hh^T
+      at::Tensor visible = s.visible[save ? t : 0].narrow(0, begin, end - begin);
+      at::Tensor h_rows = h.narrow(0, begin, end - begin);
+      if (keep.numel()) at::mul_out(visible, h_rows, keep.narrow(0, begin, end - begin));
+      else visible.copy_(h_rows);
+      at::Tensor z_rows = z.narrow(0, begin, end - begin);
+      at::mm_out(z_rows, visible, weight_t);
+    };
+    auto rows = [&](int64_t t, int64_t begin, int64_t end) {
       std::vector<scalar_t> scratch(G);
-      for (int64_t t = 0; t < T; ++t) {
-        const int64_t slot = save ? t : 0;
-        at::Tensor visible = s.visible[slot].narrow(0, begin, rows);
-        if (keep.numel()) at::mul_out(visible, h_rows, keep.narrow(0, begin, rows));
-        else visible.copy_(h_rows);
-        at::mm_out(z, visible, weight_t);
-        for (int64_t n = begin; n < end; ++n) {
-          const int64_t row = t * N + n, kept = slot * N + n;
-          forward_row<scalar_t>(
-              w, H, t, N, n, x_proj.data_ptr<scalar_t>() + row * G,
-              z.data_ptr<scalar_t>() + (n - begin) * G, h.data_ptr<scalar_t>() + n * H,
-              c.data_ptr<scalar_t>() + n * H, y.data_ptr<scalar_t>() + row * H,
-              s.c_prev.data_ptr<scalar_t>() + kept * H, s.gates.data_ptr<scalar_t>() + kept * G,
-              s.c_new.data_ptr<scalar_t>() + kept * H,
-              w.gain_z ? s.normal_z.data_ptr<scalar_t>() + kept * G : nullptr,
-              w.gain_z ? s.rstd_z.data_ptr<scalar_t>() + kept : nullptr,
-              w.gain_c ? s.normal_c.data_ptr<scalar_t>() + kept * H : nullptr,
-              w.gain_c ? s.rstd_c.data_ptr<scalar_t>() + kept : nullptr,
-              s.k.data_ptr<scalar_t>() + kept * H, scratch.data());
-        }
+      const int64_t slot = save ? t : 0;
+      for (int64_t n = begin; n < end; ++n) {
+        const int64_t row = t * N + n, kept = slot * N + n;
+        forward_row<scalar_t>(
+            w, H, t, N, n, x_proj.data_ptr<scalar_t>() + row * G,
+            z.data_ptr<scalar_t>() + n * G, h.data_ptr<scalar_t>() + n * H,
+            c.data_ptr<scalar_t>() + n * H, y.data_ptr<scalar_t>() + row * H,
+            s.c_prev.data_ptr<scalar_t>() + kept * H, s.gates.data_ptr<scalar_t>() + kept * G,
+            s.c_new.data_ptr<scalar_t>() + kept * H,
+            w.gain_z ? s.normal_z.data_ptr<scalar_t>() + kept * G : nullptr,
+            w.gain_z ? s.rstd_z.data_ptr<scalar_t>() + kept : nullptr,
+            w.gain_c ? s.normal_c.data_ptr<scalar_t>() + kept * H : nullptr,
+            w.gain_c ? s.rstd_c.data_ptr<scalar_t>() + kept : nullptr,
+            s.k.data_ptr<scalar_t>() + kept * H, scratch.data());
       }
-    });
+    };
+    run_steps(T, N, true, weight_hh.numel() * weight_hh.element_size(), product, rows);
   });
   return {y, h, c, s.visible, s.c_prev, s.gates, s.c_new, s.normal_z, s.rstd_z, s.normal_c,
           s.rstd_c, s.k};
@@ -324,30 +347,30 @@ std::vector<at::Tensor> lstm_loop_backward(
   at::Tensor dy = d_outputs.contiguous();
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_loop_backward", [&] {
     const auto w = weights_of<scalar_t>(peephole, gain_z, gain_c, bias_c, keep, zoneout, mask);
-    at::parallel_for(0, N, rows_per_thread(N), [&](int64_t begin, int64_t end) {
-      const int64_t rows = end - begin;
-      at::Tensor dh_rows = dh.narrow(0, begin, rows);
+    auto rows = [&](int64_t t, int64_t begin, int64_t end) {
       std::vector<scalar_t> scratch(2 * H);
-      for (int64_t t = T - 1; t >= 0; --t) {
-        for (int64_t n = begin; n < end; ++n) {
-          const int64_t row = t * N + n;
-          backward_row<scalar_t>(
-              w, H, t, N, n, dy.data_ptr<scalar_t>() + row * H, dh.data_ptr<scalar_t>() + n * H,
-              dc.data_ptr<scalar_t>() + n * H, c_prev.data_ptr<scalar_t>() + row * H,
-              gates.data_ptr<scalar_t>() + row * G, c_new.data_ptr<scalar_t>() + row * H,
-              w.gain_z ? normal_z.data_ptr<scalar_t>() + row * G : nullptr,
-              w.gain_z ? rstd_z.data_ptr<scalar_t>()[row] : scalar_t(0),
-              w.gain_c ? normal_c.data_ptr<scalar_t>() + row * H : nullptr,
-              w.gain_c ? rstd_c.data_ptr<scalar_t>()[row] : scalar_t(0),
-              k.data_ptr<scalar_t>() + row * H, da.data_ptr<scalar_t>() + row * G,
-              dz.data_ptr<scalar_t>() + row * G, dk_pre.data_ptr<scalar_t>() + row * H,
-              scratch.data(), scratch.data() + H);
-        }
-        at::Tensor dz_rows = dz[t].narrow(0, begin, rows);  // d h_{t-1} += dz_t W_hh (⊙ keep)
-        if (keep.numel()) dh_rows.addcmul_(at::mm(dz_rows, weight_hh), keep.narrow(0, begin, rows));
-        else dh_rows.addmm_(dz_rows, weight_hh);
+      for (int64_t n = begin; n < end; ++n) {
+        const int64_t row = t * N + n;
+        backward_row<scalar_t>(
+            w, H, t, N, n, dy.data_ptr<scalar_t>() + row * H, dh.data_ptr<scalar_t>() + n * H,
+            dc.data_ptr<scalar_t>() + n * H, c_prev.data_ptr<scalar_t>() + row * H,
+            gates.data_ptr<scalar_t>() + row * G, c_new.data_ptr<scalar_t>() + row * H,
+            w.gain_z ? normal_z.data_ptr<scalar_t>() + row * G : nullptr,
+            w.gain_z ? rstd_z.data_ptr<scalar_t>()[row] : scalar_t(0),
+            w.gain_c ? normal_c.data_ptr<scalar_t>() + row * H : nullptr,
+            w.gain_c ? rstd_c.data_ptr<scalar_t>()[row] : scalar_t(0),
+            k.data_ptr<scalar_t>() + row * H, da.data_ptr<scalar_t>() + row * G,
+            dz.data_ptr<scalar_t>() + row * G, dk_pre.data_ptr<scalar_t>() + row * H,
+            scratch.data(), scratch.data() + H);
       }
-    });
+    };
+    auto product = [&](int64_t t, int64_t begin, int64_t end) {  // d h_{t-1} += dz_t W_hh ⊙ keep
+      at::Tensor dh_rows = dh.narrow(0, begin, end - begin);
+      at::Tensor dz_rows = dz[t].narrow(0, begin, end - begin);
+      if (keep.numel()) dh_rows.addcmul_(at::mm(dz_rows, weight_hh), keep.narrow(0, begin, end - begin));
+      else dh_rows.addmm_(dz_rows, weight_hh);
+    };
+    run_steps(T, N, false, weight_hh.numel() * weight_hh.element_size(), product, rows);
   });
   at::Tensor d_weight = at::mm(dz.view({T * N, G}).t(), visible.view({T * N, H}));
   at::Tensor d_peephole = at::empty({0}, gates.options());
