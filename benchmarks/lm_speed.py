@@ -153,7 +153,8 @@ def main() -> None:
     args = parser.parse_args()
     text = args.data.read_text(encoding="utf-8")
     tokenizer = CharTokenizer.train(text)
-    ids, _ = split_train_valid(tokenizer.encode(text), VALID_FRACTION)  # the trainer's batches
+    train_text, _ = split_train_valid(text, VALID_FRACTION)  # the trainer's batches
+    ids = tokenizer.encode(train_text)
     rounds = []  # (rnnkit, plain) tokens/s, the two run back to back in each round
     for _ in range(args.rounds):
         theirs = plain_loop(ids, tokenizer.vocab_size, args)
