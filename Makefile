@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
+	# build the compiled LSTM loop now rather than in the first run that needs it
+	$(PY) -c 'from rnnkit.nn.compiled_loop import extension; extension()'
 	touch $@
 
 test: install
