@@ -22,18 +22,12 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
 from rnnkit.nn.native import NativeConfig
+from rnnkit.nn.time_loop import dropout_mask as locked_mask  # one (N, D) mask per sequence
 
 Sequences = Tensor | PackedSequence
 Stack = tuple[Sequences, tuple[Tensor, ...]]  # (output, final state)
 # one native run of a configuration: (config, input, state, flat weights) -> (output, final)
 NativeRun = Callable[[NativeConfig, Sequences, tuple[Tensor, ...], list[Tensor]], Stack]
-
-
-def locked_mask(like: Tensor, p: float) -> Tensor:
-    """A mask shaped as ``like`` ``(N, D)``: 0 with probability ``p``, else ``1 / (1 - p)``
-    (all 0 when ``p = 1``, as `torch.nn.functional.dropout` gives)."""
-    keep = torch.empty_like(like).bernoulli_(1.0 - p)
-    return keep if p == 1 else keep.div_(1.0 - p)
 
 
 @overload

@@ -28,8 +28,10 @@ BoundLoop = Callable[..., tuple[Tensor, State]]
 
 
 def dropout_mask(like: Tensor, p: float) -> Tensor:
-    """A ``(N, H)`` mask like ``like``: 0 with probability ``p``, else ``1 / (1 - p)``."""
-    return torch.empty_like(like).bernoulli_(1.0 - p).div_(1.0 - p)
+    """A ``(N, H)`` mask like ``like``: 0 with probability ``p``, else ``1 / (1 - p)`` (all 0
+    when ``p = 1``, as `torch.nn.functional.dropout` gives)."""
+    keep = torch.empty_like(like).bernoulli_(1.0 - p)
+    return keep if p == 1 else keep.div_(1.0 - p)
 
 
 def zoneout(new: State, old: State, p: float, training: bool) -> State:
