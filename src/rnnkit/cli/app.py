@@ -79,7 +79,16 @@ def train(
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="A YAML config file.")] = None,
     set_: SetOption = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the run in --out, with its saved config. --set / --config may change "
+            "how training goes on (train.max_steps, train.epochs, train.lr, ...; each change is "
+            "announced), not what is trained: model.*, train.seed, train.optimizer and the "
+            "data.* keys of tokens, labels, features and split are errors.",
+        ),
+    ] = False,
     src: Annotated[
         str | None, typer.Option("--src", help="translate: source suffix (data.src).")
     ] = None,

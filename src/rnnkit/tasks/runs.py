@@ -18,6 +18,7 @@ from torch import nn
 from rnnkit.checkpoint import CONFIG_NAME, LAST_DIR, LoadedCheckpoint, load_checkpoint
 from rnnkit.errors import UserError
 from rnnkit.tasks.registry import task_class
+from rnnkit.tasks.resume_changes import resume_notes
 from rnnkit.train.config import load_config
 from rnnkit.train.task import DataSources, Task
 from rnnkit.train.trainer import Trainer
@@ -39,8 +40,13 @@ def train_run(
 
     The config is the task's defaults, then the YAML file ``config``, then ``overrides``
     (``"train.lr=0.001"``). With ``resume`` the run continues from ``out/last`` with the config
-    saved there (``config`` and ``overrides`` still apply on top, e.g. to add epochs) and the
-    tokenizers saved there. Without it, ``out`` must be new or empty.
+    and the tokenizers saved there; ``config`` and ``overrides`` still apply on top, to change
+    how training goes on (e.g. more ``train.max_steps`` or epochs, another ``train.lr``), and
+    each change is announced. Changing what was trained — ``model.*``, ``train.seed``,
+    ``train.optimizer``, ``train.select_by`` or a ``data.*`` key that shapes the tokens,
+    labels, features or split — is a `UserError` that names the keys, before anything is
+    written (see `rnnkit.tasks.resume_changes`). The ``data`` files may differ. Without
+    ``resume``, ``out`` must be new or empty.
     """
     cls = task_class(task)
     run_dir = Path(out)
@@ -57,9 +63,14 @@ def train_run(
             "already holds files; pass --resume to continue its run, or choose another --out",
             path=run_dir,
         )
-    runner = cls(load_config(cls.config_class, config, overrides, base=base))
+    run_config = load_config(cls.config_class, config, overrides, base=base)
+    notes: list[str] = []
+    if base is not None:  # the saved config as this version reads it: keys added since filled in
+        before = load_config(cls.config_class, base=base).model_dump(mode="json")
+        notes = resume_notes(before, run_config.model_dump(mode="json"), run_dir)
+    runner = cls(run_config)
     runner.prepare(DataSources(train=list(data), valid=list(valid), test=list(test)), saved)
-    return Trainer(runner, run_dir, resume_from=saved, live=live).fit()
+    return Trainer(runner, run_dir, resume_from=saved, live=live, notes=notes).fit()
 
 
 def _file_in_the_way(run_dir: Path) -> bool:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sized
+from collections.abc import Sequence, Sized
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -127,6 +127,8 @@ class Trainer:
         resume_from: the checkpoint ``RUN/last`` to continue from (model, optimizer, schedule,
             RNG and position), as `rnnkit.checkpoint.load_checkpoint` returned it.
         live: draw a live progress bar (default: when stdout is an interactive terminal).
+        notes: lines the main process prints before training, after the task's summary (e.g.
+            the config changes of a resumed run).
     """
 
     def __init__(
@@ -136,8 +138,10 @@ class Trainer:
         *,
         resume_from: LoadedCheckpoint | None = None,
         live: bool | None = None,
+        notes: Sequence[str] = (),
     ) -> None:
         self.task, self.run_dir, self.live = task, Path(run_dir), live
+        self.notes = list(notes)
         self.resume_from = resume_from
         self.config = task.config.train
         self.cluster = Cluster.join(self.config.device)
@@ -158,6 +162,8 @@ class Trainer:
         if self.cluster.is_main:
             size = sum(p.numel() for p in model.parameters())
             print(f"{self.task.summary()}; model: {size:,} parameters", flush=True)
+            for note in self.notes:
+                print(note, flush=True)
         self.optimizer = build_optimizer(model.parameters(), self.config)
         self.averaging = (
             ParameterAverage(self.config.asgd_nonmono, self.task.higher_is_better)
@@ -382,7 +388,15 @@ class Trainer:
         checkpoint.load_weights(model, self.cluster.device)
         state = checkpoint.load_trainer_state(self.cluster.device)
         self.position = Position(**state["position"])
+        # loading restores the saved groups' settings too; keep the config's (weight_decay,
+        # momentum), which a resumed run may change
+        configured = [
+            {k: v for k, v in group.items() if k != "params"}
+            for group in self.optimizer.param_groups
+        ]
         self.optimizer.load_state_dict(state["optimizer"])
+        for group, settings in zip(self.optimizer.param_groups, configured, strict=True):
+            group.update(settings)
         self.schedule.load_state_dict(state["schedule"])
         if self.averaging is not None and state.get("averaging") is not None:
             self.averaging.load_state_dict(state["averaging"])
