@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
-	# build the compiled LSTM loop now rather than in the first run that needs it
+	# build the compiled LSTM and GRU loops now rather than in the first run that needs it
 	$(PY) -c 'from rnnkit.nn.compiled_loop import extension; extension()'
 	touch $@
 

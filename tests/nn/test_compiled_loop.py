@@ -1,13 +1,13 @@
-"""The compiled LSTM loop (`rnnkit.nn.compiled_loop`) against the Python loop it replaces:
-outputs, final states and gradients of every option, padding included; its hand-derived
-backward pass against finite differences; the fallback when it is switched off."""
+"""The compiled LSTM and GRU loops (`rnnkit.nn.compiled_loop`) against the Python loop they
+replace: outputs, final states and gradients of every option, padding included; their
+hand-derived backward passes against finite differences; the fallback when switched off."""
 
 import pytest
 import torch
 
 import rnnkit
 from rnnkit.nn import compiled_loop
-from rnnkit.nn.cells import LSTMCell
+from rnnkit.nn.cells import GRUCell, LSTMCell
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -20,6 +20,15 @@ OPTIONS = {
     ),
     "zoneout": dict(zoneout=0.3),
 }
+GRU_OPTIONS = {
+    "plain-loop": dict(backend="loop"),
+    "layer-norm": dict(layer_norm=True),
+    "layer-norm-no-bias": dict(layer_norm=True, bias=False),
+    "layer-norm-bidirectional-2": dict(layer_norm=True, bidirectional=True, num_layers=2),
+    "zoneout": dict(zoneout=0.3),
+}
+# the layer, and the autograd function of its compiled loop
+COMPILED = {rnnkit.LSTM: compiled_loop._LSTMLoop, rnnkit.GRU: compiled_loop._GRULoop}
 
 
 def compare(layer, x, lengths, monkeypatch, tolerance):
@@ -28,12 +37,14 @@ def compare(layer, x, lengths, monkeypatch, tolerance):
     parameters = list(layer.parameters())
 
     def run():
-        output, (h, c) = layer(x, lengths=lengths)
-        loss = output.sum() + (h * 2).sum() + c.pow(2).sum()
-        return [output, h, c, *torch.autograd.grad(loss, parameters)]
+        output, state = layer(x, lengths=lengths)
+        parts = state if isinstance(state, tuple) else (state,)
+        loss = output.sum() + sum((part * (k + 2)).pow(k + 1).sum() for k, part in enumerate(parts))
+        return [output, *parts, *torch.autograd.grad(loss, parameters)]
 
     calls = []
-    monkeypatch.setattr(compiled_loop._LSTMLoop, "apply", _counted(calls))
+    function = COMPILED[type(layer)]
+    monkeypatch.setattr(function, "apply", _counted(function, calls))
     compiled = run()
     assert calls, "the compiled loop did not run"
     monkeypatch.setattr(rnnkit.nn.layers, "runs_compiled", lambda *args: False)
@@ -42,8 +53,8 @@ def compare(layer, x, lengths, monkeypatch, tolerance):
         assert (got - expected).abs().max() <= tolerance * expected.abs().max()
 
 
-def _counted(calls):
-    original = compiled_loop._LSTMLoop.apply
+def _counted(function, calls):
+    original = function.apply
 
     def apply(*args):
         calls.append(1)
@@ -62,17 +73,38 @@ def test_the_compiled_loop_gives_the_python_loops_outputs_and_gradients(name, pa
     compare(layer, x, lengths, monkeypatch, tolerance=1e-10)
 
 
-@pytest.mark.parametrize("name", ["layer-norm", "layer-norm-peephole-bidirectional-2"])
-def test_in_float32_the_compiled_loop_agrees_to_rounding(name, monkeypatch):
+@pytest.mark.parametrize("name", GRU_OPTIONS)
+@pytest.mark.parametrize("padded", [False, True], ids=["full", "lengths"])
+def test_the_compiled_gru_loop_gives_the_python_loops_outputs_and_gradients(
+    name, padded, monkeypatch
+):
+    torch.manual_seed(0)
+    layer = rnnkit.GRU(5, 16, dtype=torch.float64, **GRU_OPTIONS[name]).eval()
+    x = torch.randn(9, 4, 5, dtype=torch.float64)
+    lengths = torch.tensor([9, 3, 6, 1]) if padded else None
+    compare(layer, x, lengths, monkeypatch, tolerance=1e-10)
+
+
+@pytest.mark.parametrize(
+    "kind, name",
+    [
+        (rnnkit.LSTM, "layer-norm"),
+        (rnnkit.LSTM, "layer-norm-peephole-bidirectional-2"),
+        (rnnkit.GRU, "layer-norm-bidirectional-2"),
+    ],
+)
+def test_in_float32_the_compiled_loop_agrees_to_rounding(kind, name, monkeypatch):
     """float32 sums in another order: within 5e-5 of the largest value (float64 above: 1e-10)."""
     torch.manual_seed(0)
-    layer = rnnkit.LSTM(32, 64, **OPTIONS[name]).eval()
+    options = OPTIONS if kind is rnnkit.LSTM else GRU_OPTIONS
+    layer = kind(32, 64, **options[name]).eval()
     x = torch.randn(20, 8, 32)
     compare(layer, x, torch.randint(1, 21, (8,)), monkeypatch, tolerance=5e-5)
 
 
-def test_recurrent_dropout_in_training_draws_the_python_loops_mask(monkeypatch):
-    layer = rnnkit.LSTM(5, 16, recurrent_dropout=0.4, dtype=torch.float64).train()
+@pytest.mark.parametrize("kind", [rnnkit.LSTM, rnnkit.GRU])
+def test_recurrent_dropout_in_training_draws_the_python_loops_mask(kind, monkeypatch):
+    layer = kind(5, 16, recurrent_dropout=0.4, dtype=torch.float64).train()
     x = torch.randn(7, 3, 5, dtype=torch.float64)
     torch.manual_seed(3)
     compiled = layer(x)[0]
@@ -82,20 +114,33 @@ def test_recurrent_dropout_in_training_draws_the_python_loops_mask(monkeypatch):
     assert not torch.allclose(compiled, layer.eval()(x)[0])
 
 
-def test_zoneout_in_training_keeps_each_unit_or_updates_it(monkeypatch):
-    """With c' and h' from the cell's own step, every state unit after a training step is
+@pytest.mark.parametrize(
+    "kind, cell, loop, parts",
+    [
+        (rnnkit.LSTM, LSTMCell, compiled_loop.compiled_lstm_loop, 2),
+        (rnnkit.GRU, GRUCell, compiled_loop.compiled_gru_loop, 1),
+    ],
+)
+def test_zoneout_in_training_keeps_each_unit_or_updates_it(kind, cell, loop, parts):
+    """With the new state from the cell's own step, every state unit after a training step is
     either its previous value or the new one, and about a share p is kept."""
     torch.manual_seed(0)
-    layer = rnnkit.LSTM(4, 64, zoneout=0.4, dtype=torch.float64).train()
+    layer = kind(4, 64, zoneout=0.4, dtype=torch.float64).train()
     w = layer.cell_weights(0)
-    x_proj = LSTMCell.project_input(w, torch.randn(1, 32, 4, dtype=torch.float64))
-    start = tuple(torch.randn(2, 32, 64, dtype=torch.float64).unbind(0))
-    _, (h, c) = compiled_loop.compiled_lstm_loop(w, x_proj, start, zoneout_p=0.4, training=True)
-    new_h, new_c = LSTMCell.step(w, x_proj[0], start)
-    for got, old, new in [(h, start[0], new_h), (c, start[1], new_c)]:
+    x_proj = cell.project_input(w, torch.randn(1, 32, 4, dtype=torch.float64))
+    start = tuple(torch.randn(parts, 32, 64, dtype=torch.float64).unbind(0))
+    _, state = loop(w, x_proj, start, zoneout_p=0.4, training=True)
+    for got, old, new in zip(state, start, cell.step(w, x_proj[0], start), strict=True):
         kept = torch.isclose(got, old, atol=1e-12)
         assert (kept | torch.isclose(got, new, atol=1e-12)).all()
         assert 0.3 < kept.double().mean() < 0.5
+
+
+DOUBLE = dict(dtype=torch.float64)
+
+
+def _leaf(*shape, scale=1.0):
+    return (torch.randn(*shape, **DOUBLE) * scale).requires_grad_()
 
 
 def test_the_hand_derived_backward_pass_matches_finite_differences():
@@ -103,23 +148,18 @@ def test_the_hand_derived_backward_pass_matches_finite_differences():
     and padding, in float64."""
     torch.manual_seed(0)
     steps, rows, hidden = 4, 3, 5
-    double = dict(dtype=torch.float64)
-
-    def leaf(*shape, scale=1.0):
-        return (torch.randn(*shape, **double) * scale).requires_grad_()
-
     inputs = (
-        leaf(steps, rows, 4 * hidden),  # x_proj
-        leaf(rows, hidden),  # h0
-        leaf(rows, hidden),  # c0
-        leaf(4 * hidden, hidden, scale=0.5),  # weight_hh
-        leaf(3 * hidden),  # peepholes
-        leaf(4 * hidden),  # layer-norm gain of h W_hh^T
-        leaf(hidden),  # layer-norm gain of c'
-        leaf(hidden),  # and its bias
+        _leaf(steps, rows, 4 * hidden),  # x_proj
+        _leaf(rows, hidden),  # h0
+        _leaf(rows, hidden),  # c0
+        _leaf(4 * hidden, hidden, scale=0.5),  # weight_hh
+        _leaf(3 * hidden),  # peepholes
+        _leaf(4 * hidden),  # layer-norm gain of h W_hh^T
+        _leaf(hidden),  # layer-norm gain of c'
+        _leaf(hidden),  # and its bias
     )
-    keep = torch.bernoulli(torch.full((rows, hidden), 0.7, **double)) / 0.7
-    zoneout = torch.rand(steps, rows, 2 * hidden, **double)
+    keep = torch.bernoulli(torch.full((rows, hidden), 0.7, **DOUBLE)) / 0.7
+    zoneout = torch.rand(steps, rows, 2 * hidden, **DOUBLE)
     mask = (torch.arange(steps)[:, None] < torch.tensor([4, 2, 3])).to(torch.uint8)
 
     def loop(*tensors):
@@ -128,21 +168,45 @@ def test_the_hand_derived_backward_pass_matches_finite_differences():
     assert torch.autograd.gradcheck(loop, inputs)
 
 
-def test_switched_off_the_layers_run_the_python_loop(monkeypatch):
+def test_the_hand_derived_gru_backward_pass_matches_finite_differences():
+    """As above for the GRU: layer norm, bias, recurrent dropout, zoneout and padding."""
+    torch.manual_seed(0)
+    steps, rows, hidden = 4, 3, 5
+    inputs = (
+        _leaf(steps, rows, 3 * hidden),  # x_proj
+        _leaf(rows, hidden),  # h0
+        _leaf(3 * hidden, hidden, scale=0.5),  # weight_hh
+        _leaf(3 * hidden),  # bias_hh
+        _leaf(3 * hidden),  # layer-norm gain of h W_hh^T
+    )
+    keep = torch.bernoulli(torch.full((rows, hidden), 0.7, **DOUBLE)) / 0.7
+    zoneout = torch.rand(steps, rows, hidden, **DOUBLE)
+    mask = (torch.arange(steps)[:, None] < torch.tensor([4, 2, 3])).to(torch.uint8)
+
+    def loop(*tensors):
+        return compiled_loop._GRULoop.apply(True, *tensors, keep, zoneout, mask)
+
+    assert torch.autograd.gradcheck(loop, inputs)
+
+
+@pytest.mark.parametrize("kind", [rnnkit.LSTM, rnnkit.GRU])
+def test_switched_off_the_layers_run_the_python_loop(kind, monkeypatch):
     monkeypatch.setenv(compiled_loop.SWITCH, "0")
     compiled_loop.extension.cache_clear()
     try:
         assert compiled_loop.extension() is None
-        layer = rnnkit.LSTM(3, 4, layer_norm=True)
+        layer = kind(3, 4, layer_norm=True)
         assert not compiled_loop.runs_compiled(layer.cell_weights(0), torch.randn(2, 1, 16))
+        monkeypatch.setattr(COMPILED[kind], "apply", None)  # would fail if called
         output, _ = layer(torch.randn(5, 2, 3))
         output.sum().backward()
     finally:
         compiled_loop.extension.cache_clear()
 
 
-def test_a_second_derivative_is_refused_not_silently_wrong(monkeypatch):
-    layer = rnnkit.LSTM(3, 4, layer_norm=True)
+@pytest.mark.parametrize("kind", [rnnkit.LSTM, rnnkit.GRU])
+def test_a_second_derivative_is_refused_not_silently_wrong(kind, monkeypatch):
+    layer = kind(3, 4, layer_norm=True)
     x = torch.randn(5, 2, 3, requires_grad=True)
     with pytest.raises(RuntimeError, match=f"second derivatives.*{compiled_loop.SWITCH}=0"):
         torch.autograd.grad(layer(x)[0].sum(), x, create_graph=True)

@@ -71,8 +71,8 @@ def test_zoneout_in_training_keeps_or_updates_each_unit():
     x, h0 = torch.randn(1, 2, 3), torch.randn(1, 2, 200)
     out, _ = layer(x, h0)
     updated = cell(x[0], h0[0])
-    kept = out[0] == h0[0]
-    assert bool((kept | (out[0] == updated)).all())
+    kept = out[0] == h0[0]  # exactly; the update within the compiled loop's rounding
+    assert bool((kept | torch.isclose(out[0], updated, rtol=1e-5, atol=1e-6)).all())
     assert 0.3 < kept.float().mean() < 0.7
 
 

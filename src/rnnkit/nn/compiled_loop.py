@@ -1,4 +1,5 @@
-"""The LSTM time loop compiled: `rnnkit.nn.time_loop` for an LSTM, in C++ (``csrc/lstm_loop.cpp``).
+"""The LSTM and GRU time loops compiled: `rnnkit.nn.time_loop` for these cells, in C++
+(``csrc/``: ``lstm_loop.cpp``, ``gru_loop.cpp``, the shared driver in ``loop_common.h``).
 
 The Python loop runs some twenty tensor operations per step forward and as many autograd nodes
 backward; at the sizes RNNs are trained on a CPU, their overhead outweighs the arithmetic. The
@@ -6,9 +7,9 @@ compiled loop does one matrix product and one fused pass over the rows per step,
 directions, with a hand-derived backward pass (checked against autograd through the Python
 loop in the tests) and the weight gradients summed after the loop.
 
-It covers every option of rnnkit's LSTM that torch's kernel lacks — layer norm, peepholes,
-zoneout, recurrent dropout, padding — in float32 and float64, without a projection. The
-extension is built with torch's C++ toolchain on first use and cached
+It covers every option of rnnkit's LSTM and GRU that torch's kernels lack — layer norm,
+peepholes (LSTM), zoneout, recurrent dropout, padding — in float32 and float64, without a
+projection. The extension is built with torch's C++ toolchain on first use and cached
 (``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``); without a compiler, or with
 ``RNNKIT_COMPILED_LOOP=0``, the layers keep the Python loop, which stays the reference.
 """
@@ -16,6 +17,7 @@ extension is built with torch's C++ toolchain on first use and cached
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -29,7 +31,7 @@ from rnnkit.nn.native import transform_without_rule
 from rnnkit.nn.recurrent_cell import CellWeights, State
 from rnnkit.nn.time_loop import dropout_mask
 
-SOURCE = Path(__file__).parent / "csrc" / "lstm_loop.cpp"
+SOURCES = Path(__file__).parent / "csrc"
 SWITCH = "RNNKIT_COMPILED_LOOP"
 # the instructions of the vector width torch itself uses on this processor; one build each, so
 # a cache shared by different machines never hands one a build it cannot run
@@ -41,19 +43,24 @@ VECTOR_FLAGS = {
 
 @functools.cache
 def extension() -> ModuleType | None:
-    """The compiled loop, built on first use; None where it cannot be built or is switched off."""
+    """The compiled loops, built on first use; None where they cannot be built or are switched
+    off. The build is named after the sources' hash, so an edited header never meets a stale
+    build."""
     if os.environ.get(SWITCH, "1") == "0":
         return None
     try:
         from torch.utils.cpp_extension import load
 
+        files = sorted(SOURCES.iterdir())
+        digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:10]
         capability = torch.backends.cpu.get_cpu_capability()
         flags = ["-O3", "-fno-trapping-math", "-fopenmp-simd", *VECTOR_FLAGS.get(capability, [])]
-        name = f"rnnkit_lstm_loop_{capability.lower()}"
-        return load(name, [str(SOURCE)], extra_cflags=flags, verbose=False)
+        name = f"rnnkit_loops_{capability.lower()}_{digest}"
+        sources = [str(f) for f in files if f.suffix == ".cpp"]
+        return load(name, sources, extra_cflags=flags, verbose=False)
     except Exception as error:  # no compiler, no headers: the Python loop serves
         warnings.warn(
-            f"rnnkit's compiled LSTM loop could not be built ({error}); using the Python loop "
+            f"rnnkit's compiled time loops could not be built ({error}); using the Python loop "
             f"(set {SWITCH}=0 to skip the attempt)",
             RuntimeWarning,
             stacklevel=2,
@@ -62,9 +69,9 @@ def extension() -> ModuleType | None:
 
 
 def runs_compiled(w: CellWeights, x_proj: Tensor) -> bool:
-    """Whether the compiled loop can run this LSTM direction on ``x_proj``: a CPU float32 or
-    float64 LSTM without projection, outside autocast, ``torch.compile`` (which compiles the
-    Python loop itself) and the ``torch.func`` transforms (which have no rule for it)."""
+    """Whether the compiled loop can run this direction on ``x_proj``: CPU float32 or float64
+    without projection, outside autocast, ``torch.compile`` (which compiles the Python loop
+    itself) and the ``torch.func`` transforms (which have no rule for it)."""
     return (
         w.weight_hr is None
         and x_proj.dtype in (torch.float32, torch.float64)
@@ -90,16 +97,6 @@ def compiled_lstm_loop(
     """`rnnkit.nn.time_loop.time_loop` of `rnnkit.nn.cells.LSTMCell.step`, compiled; same
     arguments (less the step) and results."""
     h0, c0 = state
-    none = x_proj.new_empty(0)
-    keep = dropout_mask(h0, recurrent_dropout) if training and recurrent_dropout else none
-    zoneout = none
-    if zoneout_p:  # q: keep-the-old-value weights of h then c, (T, N, 2H)
-        shape = (*x_proj.shape[:2], 2 * h0.shape[-1])
-        zoneout = (
-            (torch.rand(shape, dtype=x_proj.dtype) < zoneout_p).to(x_proj.dtype)
-            if training
-            else x_proj.new_full(shape, zoneout_p)
-        )
     assert w.weight_hh is not None
     outputs, h, c = _LSTMLoop.apply(
         torch.is_grad_enabled(),  # keep what the backward pass needs
@@ -107,41 +104,127 @@ def compiled_lstm_loop(
         h0.contiguous(),
         c0.contiguous(),
         w.weight_hh.contiguous(),
-        none if w.weight_ch is None else w.weight_ch,
-        none if w.weight_ln_hh is None else w.weight_ln_hh,
-        none if w.weight_ln_c is None else w.weight_ln_c,
-        none if w.bias_ln_c is None else w.bias_ln_c,
-        keep,
-        zoneout,
-        none.to(torch.uint8) if mask is None else mask.reshape(mask.shape[:2]).to(torch.uint8),
+        _or_empty(w.weight_ch, x_proj),
+        _or_empty(w.weight_ln_hh, x_proj),
+        _or_empty(w.weight_ln_c, x_proj),
+        _or_empty(w.bias_ln_c, x_proj),
+        *_random_options(x_proj, h0, 2, recurrent_dropout, zoneout_p, training),
+        _mask_bytes(mask, x_proj),
     )
     return outputs, (h, c)
 
 
+def compiled_gru_loop(
+    w: CellWeights,
+    x_proj: Tensor,
+    state: State,
+    *,
+    mask: Tensor | None = None,
+    recurrent_dropout: float = 0.0,
+    zoneout_p: float = 0.0,
+    training: bool = False,
+) -> tuple[Tensor, State]:
+    """`rnnkit.nn.time_loop.time_loop` of `rnnkit.nn.cells.GRUCell.step`, compiled; same
+    arguments (less the step) and results."""
+    (h0,) = state
+    assert w.weight_hh is not None
+    outputs, h = _GRULoop.apply(
+        torch.is_grad_enabled(),
+        x_proj.contiguous(),
+        h0.contiguous(),
+        w.weight_hh.contiguous(),
+        _or_empty(w.bias_hh, x_proj),
+        _or_empty(w.weight_ln_hh, x_proj),
+        *_random_options(x_proj, h0, 1, recurrent_dropout, zoneout_p, training),
+        _mask_bytes(mask, x_proj),
+    )
+    return outputs, (h,)
+
+
+def _or_empty(weight: Tensor | None, like: Tensor) -> Tensor:
+    """An absent option is an empty tensor to the compiled loops."""
+    return like.new_empty(0) if weight is None else weight
+
+
+def _mask_bytes(mask: Tensor | None, like: Tensor) -> Tensor:
+    """The padding mask ``(T, N, 1)`` as ``(T, N)`` bytes, 1 at real steps; empty without."""
+    return like.new_empty(0, dtype=torch.uint8) if mask is None else mask[..., 0].to(torch.uint8)
+
+
+def _random_options(
+    x_proj: Tensor,
+    h0: Tensor,
+    parts: int,
+    recurrent_dropout: float,
+    zoneout_p: float,
+    training: bool,
+) -> tuple[Tensor, Tensor]:
+    """Recurrent dropout's mask ``keep`` ``(N, H)`` (training only) and zoneout's
+    keep-the-old-value weights ``q`` of the ``parts`` state tensors side by side: drawn
+    ``(T, N, parts H)`` in training, one row of ``p`` ``(parts H,)`` in evaluation."""
+    keep = dropout_mask(h0, recurrent_dropout) if training and recurrent_dropout else None
+    q = None
+    if zoneout_p:
+        width = parts * h0.shape[-1]
+        if training:
+            q = (torch.rand((*x_proj.shape[:2], width), dtype=x_proj.dtype) < zoneout_p).to(
+                x_proj.dtype
+            )
+        else:
+            q = x_proj.new_full((width,), zoneout_p)
+    return _or_empty(keep, x_proj), _or_empty(q, x_proj)
+
+
+def _refuse_create_graph() -> None:
+    if torch.is_grad_enabled():  # create_graph=True: the backward pass is not differentiable
+        raise RuntimeError(
+            "second derivatives through rnnkit's compiled time loops are not implemented; "
+            f"set {SWITCH}=0 to run the Python loop, which has them"
+        )
+
+
+def _module() -> ModuleType:
+    module = extension()
+    assert module is not None
+    return module
+
+
 class _LSTMLoop(torch.autograd.Function):
-    """The compiled forward and backward passes; absent options are empty tensors."""
+    """The compiled LSTM forward and backward passes; absent options are empty tensors."""
 
     @staticmethod
     def forward(ctx: Any, save: bool, *inputs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        module = extension()
-        assert module is not None
-        outputs, h, c, *saved = module.forward(*inputs, save)
+        outputs, h, c, *saved = _module().lstm_forward(*inputs, save)
         if save:
             ctx.save_for_backward(*inputs[3:], *saved)
         return outputs, h, c
 
     @staticmethod
     def backward(ctx: Any, d_outputs: Tensor, d_h: Tensor, d_c: Tensor) -> tuple[Any, ...]:
-        if torch.is_grad_enabled():  # create_graph=True: the backward pass is not differentiable
-            raise RuntimeError(
-                "second derivatives through rnnkit's compiled LSTM loop are not implemented; "
-                f"set {SWITCH}=0 to run the Python loop, which has them"
-            )
-        module = extension()
-        assert module is not None
-        weight_hh, peephole, gain_z, gain_c, bias_c, *rest = ctx.saved_tensors
-        d_x, d_h0, d_c0, d_w, d_peephole, d_gain_z, d_gain_c, d_bias_c = module.backward(
-            d_outputs, d_h, d_c, weight_hh, peephole, gain_z, gain_c, bias_c, *rest
+        _refuse_create_graph()
+        d_x, d_h0, d_c0, d_w, *optional = _module().lstm_backward(
+            d_outputs, d_h, d_c, *ctx.saved_tensors
         )
-        optional = [d if d.numel() else None for d in (d_peephole, d_gain_z, d_gain_c, d_bias_c)]
-        return None, d_x, d_h0, d_c0, d_w, *optional, None, None, None
+        return None, d_x, d_h0, d_c0, d_w, *_none_if_empty(optional), None, None, None
+
+
+class _GRULoop(torch.autograd.Function):
+    """The compiled GRU forward and backward passes; absent options are empty tensors."""
+
+    @staticmethod
+    def forward(ctx: Any, save: bool, *inputs: Tensor) -> tuple[Tensor, Tensor]:
+        outputs, h, *saved = _module().gru_forward(*inputs, save)
+        if save:
+            ctx.save_for_backward(*inputs[2:], *saved)
+        return outputs, h
+
+    @staticmethod
+    def backward(ctx: Any, d_outputs: Tensor, d_h: Tensor) -> tuple[Any, ...]:
+        _refuse_create_graph()
+        d_x, d_h0, d_w, *optional = _module().gru_backward(d_outputs, d_h, *ctx.saved_tensors)
+        return None, d_x, d_h0, d_w, *_none_if_empty(optional), None, None, None
+
+
+def _none_if_empty(gradients: list[Tensor]) -> list[Tensor | None]:
+    """The gradients of absent options (empty tensors) as None, as autograd expects."""
+    return [d if d.numel() else None for d in gradients]

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.nn.cells import GRUCell, JordanCell, LSTMCell, MinGRUCell, MinLSTMCell, RNNCell
-from rnnkit.nn.compiled_loop import compiled_lstm_loop, runs_compiled
+from rnnkit.nn.compiled_loop import compiled_gru_loop, compiled_lstm_loop, runs_compiled
 from rnnkit.nn.padding import Padding
 from rnnkit.nn.recurrent_cell import CellWeights, Device, Shapes, State, activation
 from rnnkit.nn.recurrent_layer import RecurrentLayer
@@ -203,6 +203,9 @@ class GRU(RecurrentLayer):
 
     def _native_mode(self) -> str:
         return "GRU"
+
+    def _compiled_loop(self, w: CellWeights, x_proj: Tensor) -> BoundLoop | None:
+        return compiled_gru_loop if runs_compiled(w, x_proj) else None
 
     def _options_torch_lacks(self, training: bool) -> dict[str, Any]:
         return ({"layer_norm": True} if self.layer_norm else {}) | super()._options_torch_lacks(

@@ -1,5 +1,6 @@
 // The LSTM time loop of rnnkit's options torch's kernel lacks (layer norm, peepholes, zoneout,
-// recurrent dropout), forward and backward, one direction of one layer.
+// recurrent dropout), forward and backward, one direction of one layer; the driver and the
+// shared math are in loop_common.h.
 //
 // Each step is one matrix product (h_{t-1} W_hh^T; in the backward pass dz_t W_hh) and one
 // pass over the rows that does all the pointwise work of the step, where the Python loop runs
@@ -13,90 +14,26 @@
 //   c' = f ⊙ c + i ⊙ g,     o = σ(A_o + w_co ⊙ c')
 //   k = tanh(g_c ⊙ LN(c') + b_c)            (k = tanh(c') without layer norm)
 //   h' = o ⊙ k
-//   zoneout: s_new = s' + q ⊙ (s - s')      q = p in evaluation, the 0/1 keep-draw in training
+//   zoneout: s_new = q ⊙ s + (1 - q) ⊙ s'  q = p in evaluation, the 0/1 keep-draw in training
 //   padding: a row past its length keeps h and c unchanged.
 // Backward follows the same equations in reverse; see backward_row.
 
-#include <torch/extension.h>
-#include <ATen/Parallel.h>
+#include "loop_common.h"
+#include "loops.h"
 
-#include <cmath>
-#include <cstdint>
-#include <cstring>
 #include <vector>
 
 namespace {
 
-constexpr double kLayerNormEps = 1e-5;
-constexpr int64_t kSplitRowsBelowBytes = 1 << 20;  // W_hh up to 1 MiB: H <= 256 in float32
+using namespace rnnkit_loops;
 
-// The loops over a row's units write other arrays than they read: no dependence between
-// iterations, so they run in vector registers.
-#define VECTORISE _Pragma("GCC ivdep")
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-// A sum over a row in vector registers: partial sums, added at the end (a tree, not a chain).
-#define PRAGMA(text) _Pragma(#text)
-#define SUM(...) PRAGMA(omp simd reduction(+ : __VA_ARGS__))
-
-// exp(x) = 2^k exp(r), |r| <= ln(2) / 2, exp(r) by its Taylor polynomial of degree 7: relative
-// error at most 1e-7 over [-87, 88] (measured in float32 arithmetic), and plain arithmetic the
-// compiler vectorises (std::exp it does not).
-ALWAYS_INLINE float vec_exp(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float k = std::floor(x * 1.44269504088896341f + 0.5f);
-  const float r = (x - k * 0.693145751953125f) - k * 1.42860682030941723e-6f;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-ALWAYS_INLINE double vec_exp(double x) { return std::exp(x); }
-
-template <typename T> ALWAYS_INLINE T sigmoid(T x) { return T(1) / (T(1) + vec_exp(-x)); }
-template <typename T> ALWAYS_INLINE T tanh_(T x) { return T(1) - T(2) / (vec_exp(T(2) * x) + T(1)); }
-
-// Layer-normalise n[0..width) from z (the gain is the caller's); returns 1 / std. The sums run
-// in double, as precise as the reference's.
-template <typename T> T normalise(const T* z, T* n, int64_t width) {
-  double mean = 0, var = 0;
-  SUM(mean) for (int64_t j = 0; j < width; ++j) mean += z[j];
-  mean /= double(width);
-  SUM(var) for (int64_t j = 0; j < width; ++j) { const double d = z[j] - mean; var += d * d; }
-  const T rstd = T(1.0 / std::sqrt(var / double(width) + kLayerNormEps));
-  const T shift = T(mean);
-  VECTORISE for (int64_t j = 0; j < width; ++j) n[j] = (z[j] - shift) * rstd;
-  return rstd;
-}
-
-// The gradient of LN's input from dn (the gradient of its normalised output) in place:
-// dz = rstd (dn - mean(dn) - n mean(dn ⊙ n)).
-template <typename T> void normalise_backward(T* dn, const T* n, T rstd, int64_t width) {
-  double m1 = 0, m2 = 0;
-  SUM(m1, m2) for (int64_t j = 0; j < width; ++j) { m1 += dn[j]; m2 += double(dn[j]) * n[j]; }
-  const T mean_dn = T(m1 / double(width)), mean_dn_n = T(m2 / double(width));
-  VECTORISE for (int64_t j = 0; j < width; ++j) dn[j] = rstd * (dn[j] - mean_dn - n[j] * mean_dn_n);
-}
-
-template <typename T> const T* data_or_null(const at::Tensor& t) {
-  return t.numel() ? t.data_ptr<T>() : nullptr;
-}
-
-// Everything one direction of one layer runs with, as raw pointers (null: option absent).
 template <typename T> struct Weights {
   const T* peephole;     // (3H) w_ci, w_cf, w_co
   const T* gain_z;       // (4H) layer-norm gain of h W_hh^T
   const T* gain_c;       // (H)  layer-norm gain and bias of c'
   const T* bias_c;       // (H)
   const T* keep;         // (N, H) recurrent dropout
-  const T* zoneout;      // (T, N, 2H) q for h then c
+  Zoneout<T> zoneout;    // q for h then c
   const uint8_t* mask;   // (T, N) 1 at real steps
 };
 
@@ -105,7 +42,7 @@ template <typename T> Weights<T> weights_of(
     const at::Tensor& bias_c, const at::Tensor& keep, const at::Tensor& zoneout,
     const at::Tensor& mask) {
   return {data_or_null<T>(peephole), data_or_null<T>(gain_z), data_or_null<T>(gain_c),
-          data_or_null<T>(bias_c),   data_or_null<T>(keep),   data_or_null<T>(zoneout),
+          data_or_null<T>(bias_c),   data_or_null<T>(keep),   zoneout_of<T>(zoneout),
           mask.numel() ? mask.data_ptr<uint8_t>() : nullptr};
 }
 
@@ -153,14 +90,14 @@ void forward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n
   } else {
     VECTORISE for (int64_t j = 0; j < H; ++j) k_out[j] = tanh_(c_new[j]);
   }
-  const T* q = w.zoneout ? w.zoneout + (t * N + n) * 2 * H : nullptr;
-  if (w.mask && !w.mask[t * N + n]) {  // past the row's length: the state is carried over
+  const T* q = w.zoneout.at(t, N, n);
+  if (padded(w.mask, t, N, n)) {  // past the row's length: the state is carried over
     VECTORISE for (int64_t j = 0; j < H; ++j) y[j] = h[j];
   } else if (q) {
     VECTORISE for (int64_t j = 0; j < H; ++j) {
       const T h_new = go[j] * k_out[j];
-      h[j] = h_new + q[j] * (h[j] - h_new);
-      c[j] = c_new[j] + q[H + j] * (c[j] - c_new[j]);
+      h[j] = q[j] * h[j] + (T(1) - q[j]) * h_new;  // q = 1 keeps the state exactly
+      c[j] = q[H + j] * c[j] + (T(1) - q[H + j]) * c_new[j];
       y[j] = h[j];
     }
   } else {
@@ -179,13 +116,12 @@ void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t 
                   T* da, T* dz, T* dk_pre, T* dc_new, T* dn) {
   const int64_t G = 4 * H;
   VECTORISE for (int64_t j = 0; j < H; ++j) dh[j] += dy[j];
-  const bool real = !w.mask || w.mask[t * N + n];
-  if (!real) {  // the state passed through unchanged: so does its gradient
+  if (padded(w.mask, t, N, n)) {  // the state passed through unchanged: so does its gradient
     VECTORISE for (int64_t j = 0; j < G; ++j) { da[j] = 0; dz[j] = 0; }
     VECTORISE for (int64_t j = 0; j < H; ++j) dk_pre[j] = 0;
     return;
   }
-  const T* q = w.zoneout ? w.zoneout + (t * N + n) * 2 * H : nullptr;
+  const T* q = w.zoneout.at(t, N, n);
   const T* gi = gates; const T* gf = gates + H; const T* gg = gates + 2 * H;
   const T* go = gates + 3 * H;
   T* dai = da; T* daf = da + H; T* dag = da + 2 * H; T* dao = da + 3 * H;
@@ -240,39 +176,6 @@ void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t 
   }
 }
 
-// Runs T steps, each a matrix product and the rows' pointwise work (product first going
-// forward, last going backward), product(t, begin, end) and rows(t, begin, end) for the rows
-// [begin, end). Rows are independent, so while W_hh fits a core's cache each thread takes its
-// share of the rows through all the steps, its products single-threaded, with no
-// synchronisation between steps; a larger W_hh is better read once per step, so then each
-// step's product runs on all threads over all rows, then the rows are split.
-template <typename Product, typename Rows>
-void run_steps(int64_t T, int64_t N, bool forward, int64_t weight_bytes, const Product& product,
-               const Rows& rows) {
-  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
-  const int64_t share = std::max<int64_t>(1, (N + threads - 1) / threads);
-  auto step = [&](int64_t i) { return forward ? i : T - 1 - i; };
-  if (weight_bytes <= kSplitRowsBelowBytes) {
-    at::parallel_for(0, N, share, [&](int64_t begin, int64_t end) {
-      for (int64_t i = 0; i < T; ++i) {
-        if (forward) product(step(i), begin, end);
-        rows(step(i), begin, end);
-        if (!forward) product(step(i), begin, end);
-      }
-    });
-    return;
-  }
-  for (int64_t i = 0; i < T; ++i) {
-    if (forward) product(step(i), 0, N);
-    at::parallel_for(0, N, share, [&](int64_t begin, int64_t end) { rows(step(i), begin, end); });
-    if (!forward) product(step(i), 0, N);
-  }
-}
-
-at::Tensor empty_like_or_none(bool wanted, at::IntArrayRef shape, const at::Tensor& like) {
-  return wanted ? at::empty(shape, like.options()) : at::empty({0}, like.options());
-}
-
 }  // namespace
 
 // Returns (outputs (T, N, H), h_T, c_T, *saved); with save false (inference), the saved
@@ -287,24 +190,21 @@ std::vector<at::Tensor> lstm_loop_forward(
   const auto options = x_proj.options();
   at::Tensor h = h0.clone(), c = c0.clone();
   at::Tensor y = at::empty({T, N, H}, options);
-  Saved s{at::empty({S, N, H}, options), at::empty({S, N, H}, options),
+  Saved s{empty_or_none(save || keep.numel(), {S, N, H}, x_proj), at::empty({S, N, H}, options),
           at::empty({S, N, G}, options), at::empty({S, N, H}, options),
-          empty_like_or_none(gain_z.numel(), {S, N, G}, x_proj),
-          empty_like_or_none(gain_z.numel(), {S, N}, x_proj),
-          empty_like_or_none(gain_c.numel(), {S, N, H}, x_proj),
-          empty_like_or_none(gain_c.numel(), {S, N}, x_proj),
+          empty_or_none(gain_z.numel(), {S, N, G}, x_proj),
+          empty_or_none(gain_z.numel(), {S, N}, x_proj),
+          empty_or_none(gain_c.numel(), {S, N, H}, x_proj),
+          empty_or_none(gain_c.numel(), {S, N}, x_proj),
           at::empty({S, N, H}, options)};
   const at::Tensor weight_t = weight_hh.t().contiguous();  // (H, G): each step a plain product
   AT_DISPATCH_FLOATING_TYPES(x_proj.scalar_type(), "lstm_loop_forward", [&] {
     const auto w = weights_of<scalar_t>(peephole, gain_z, gain_c, bias_c, keep, zoneout, mask);
     at::Tensor z = at::empty({N, G}, options);
-    auto product = [&](int64_t t, int64_t begin, int64_t end) {  // z = (h ⊙ keep) W_hh^T
-      at::Tensor visible = s.visible[save ? t : 0].narrow(0, begin, end - begin);
-      at::Tensor h_rows = h.narrow(0, begin, end - begin);
-      if (keep.numel()) at::mul_out(visible, h_rows, keep.narrow(0, begin, end - begin));
-      else visible.copy_(h_rows);
-      at::Tensor z_rows = z.narrow(0, begin, end - begin);
-      at::mm_out(z_rows, visible, weight_t);
+    auto product = [&](int64_t t, int64_t begin, int64_t end) {
+      const at::Tensor& visible = s.visible;
+      recurrent_product(h, keep, visible.numel() ? visible[save ? t : 0] : visible, weight_t, z,
+                        begin, end);
     };
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
       std::vector<scalar_t> scratch(G);
@@ -365,11 +265,8 @@ std::vector<at::Tensor> lstm_loop_backward(
             scratch.data(), scratch.data() + H);
       }
     };
-    auto product = [&](int64_t t, int64_t begin, int64_t end) {  // d h_{t-1} += dz_t W_hh ⊙ keep
-      at::Tensor dh_rows = dh.narrow(0, begin, end - begin);
-      at::Tensor dz_rows = dz[t].narrow(0, begin, end - begin);
-      if (keep.numel()) dh_rows.addcmul_(at::mm(dz_rows, weight_hh), keep.narrow(0, begin, end - begin));
-      else dh_rows.addmm_(dz_rows, weight_hh);
+    auto product = [&](int64_t t, int64_t begin, int64_t end) {
+      recurrent_product_backward(dh, dz[t], weight_hh, keep, begin, end);
     };
     run_steps(T, N, false, weight_hh.numel() * weight_hh.element_size(), product, rows);
   });
@@ -387,9 +284,4 @@ std::vector<at::Tensor> lstm_loop_backward(
     if (bias_c.numel()) d_bias_c = dk_pre.sum({0, 1});
   }
   return {da, dh, dc, d_weight, d_peephole, d_gain_z, d_gain_c, d_bias_c};
-}
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("forward", &lstm_loop_forward, "LSTM time loop, forward");
-  m.def("backward", &lstm_loop_backward, "LSTM time loop, backward");
 }

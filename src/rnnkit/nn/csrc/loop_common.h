@@ -1,0 +1,161 @@
+// What the compiled time loops share: vectorisable exp, σ and tanh, layer normalisation and
+// its gradient, and the driver that runs the steps over the rows (one direction of one layer).
+#pragma once
+
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace rnnkit_loops {
+
+constexpr double kLayerNormEps = 1e-5;
+constexpr int64_t kSplitRowsBelowBytes = 1 << 20;  // W_hh up to 1 MiB: H <= 256 in float32
+
+// The loops over a row's units write other arrays than they read: no dependence between
+// iterations, so they run in vector registers.
+#define VECTORISE _Pragma("GCC ivdep")
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+// A sum over a row in vector registers: partial sums, added at the end (a tree, not a chain).
+#define PRAGMA(text) _Pragma(#text)
+#define SUM(...) PRAGMA(omp simd reduction(+ : __VA_ARGS__))
+
+// exp(x) = 2^k exp(r), |r| <= ln(2) / 2, exp(r) by its Taylor polynomial of degree 7: relative
+// error at most 1e-7 over [-87, 88] (measured in float32 arithmetic), and plain arithmetic the
+// compiler vectorises (std::exp it does not).
+ALWAYS_INLINE float vec_exp(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float k = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = (x - k * 0.693145751953125f) - k * 1.42860682030941723e-6f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+ALWAYS_INLINE double vec_exp(double x) { return std::exp(x); }
+
+template <typename T> ALWAYS_INLINE T sigmoid(T x) { return T(1) / (T(1) + vec_exp(-x)); }
+template <typename T> ALWAYS_INLINE T tanh_(T x) { return T(1) - T(2) / (vec_exp(T(2) * x) + T(1)); }
+
+// Layer-normalise n[0..width) from z (the gain is the caller's); returns 1 / std. The sums run
+// in double, as precise as the reference's.
+template <typename T> T normalise(const T* z, T* n, int64_t width) {
+  double mean = 0, var = 0;
+  SUM(mean) for (int64_t j = 0; j < width; ++j) mean += z[j];
+  mean /= double(width);
+  SUM(var) for (int64_t j = 0; j < width; ++j) { const double d = z[j] - mean; var += d * d; }
+  const T rstd = T(1.0 / std::sqrt(var / double(width) + kLayerNormEps));
+  const T shift = T(mean);
+  VECTORISE for (int64_t j = 0; j < width; ++j) n[j] = (z[j] - shift) * rstd;
+  return rstd;
+}
+
+// The gradient of LN's input from dn (the gradient of its normalised output) in place:
+// dz = rstd (dn - mean(dn) - n mean(dn ⊙ n)).
+template <typename T> void normalise_backward(T* dn, const T* n, T rstd, int64_t width) {
+  double m1 = 0, m2 = 0;
+  SUM(m1, m2) for (int64_t j = 0; j < width; ++j) { m1 += dn[j]; m2 += double(dn[j]) * n[j]; }
+  const T mean_dn = T(m1 / double(width)), mean_dn_n = T(m2 / double(width));
+  VECTORISE for (int64_t j = 0; j < width; ++j) dn[j] = rstd * (dn[j] - mean_dn - n[j] * mean_dn_n);
+}
+
+template <typename T> const T* data_or_null(const at::Tensor& t) {
+  return t.numel() ? t.data_ptr<T>() : nullptr;
+}
+
+inline at::Tensor empty_or_none(bool wanted, at::IntArrayRef shape, const at::Tensor& like) {
+  return wanted ? at::empty(shape, like.options()) : at::empty({0}, like.options());
+}
+
+// Zoneout's keep-the-old-value weights q, one pointer per row and step: drawn in training,
+// (T, N, width); in evaluation one row of p, (width), the same for every row and step.
+template <typename T> struct Zoneout {
+  const T* q = nullptr;  // null: no zoneout
+  bool per_step = false;
+  int64_t width = 0;
+  ALWAYS_INLINE const T* at(int64_t t, int64_t N, int64_t n) const {
+    if (!q) return nullptr;
+    return per_step ? q + (t * N + n) * width : q;
+  }
+};
+
+template <typename T> Zoneout<T> zoneout_of(const at::Tensor& zoneout) {
+  if (!zoneout.numel()) return {};
+  return {zoneout.data_ptr<T>(), zoneout.dim() == 3, zoneout.size(-1)};
+}
+
+// Whether row n is past its length at step t (its state is carried over unchanged).
+ALWAYS_INLINE bool padded(const uint8_t* mask, int64_t t, int64_t N, int64_t n) {
+  return mask && !mask[t * N + n];
+}
+
+// The recurrent product of rows [begin, end) at one step: visible = h ⊙ keep (recurrent
+// dropout's mask; h itself without it), z = visible W_hh^T. ``visible`` is where the product's
+// input is kept for the weight gradient; empty in inference without a mask, where h serves.
+inline void recurrent_product(const at::Tensor& h, const at::Tensor& keep, at::Tensor visible,
+                              const at::Tensor& weight_t, at::Tensor z, int64_t begin,
+                              int64_t end) {
+  const int64_t rows = end - begin;
+  at::Tensor h_rows = h.narrow(0, begin, rows);
+  if (visible.numel()) {
+    visible = visible.narrow(0, begin, rows);
+    if (keep.numel()) at::mul_out(visible, h_rows, keep.narrow(0, begin, rows));
+    else visible.copy_(h_rows);
+    h_rows = visible;
+  }
+  at::Tensor z_rows = z.narrow(0, begin, rows);
+  at::mm_out(z_rows, h_rows, weight_t);
+}
+
+// Its backward for rows [begin, end): d h_{t-1} += (dz_t W_hh) ⊙ keep.
+inline void recurrent_product_backward(at::Tensor dh, const at::Tensor& dz_t,
+                                       const at::Tensor& weight_hh, const at::Tensor& keep,
+                                       int64_t begin, int64_t end) {
+  const int64_t rows = end - begin;
+  at::Tensor dh_rows = dh.narrow(0, begin, rows);
+  at::Tensor dz_rows = dz_t.narrow(0, begin, rows);
+  if (keep.numel()) dh_rows.addcmul_(at::mm(dz_rows, weight_hh), keep.narrow(0, begin, rows));
+  else dh_rows.addmm_(dz_rows, weight_hh);
+}
+
+// Runs T steps, each a matrix product and the rows' pointwise work (product first going
+// forward, last going backward), product(t, begin, end) and rows(t, begin, end) for the rows
+// [begin, end). Rows are independent, so while W_hh fits a core's cache each thread takes its
+// share of the rows through all the steps, its products single-threaded, with no
+// synchronisation between steps; a larger W_hh is better read once per step, so then each
+// step's product runs on all threads over all rows, then the rows are split.
+template <typename Product, typename Rows>
+void run_steps(int64_t T, int64_t N, bool forward, int64_t weight_bytes, const Product& product,
+               const Rows& rows) {
+  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  const int64_t share = std::max<int64_t>(1, (N + threads - 1) / threads);
+  auto step = [&](int64_t i) { return forward ? i : T - 1 - i; };
+  if (weight_bytes <= kSplitRowsBelowBytes) {
+    at::parallel_for(0, N, share, [&](int64_t begin, int64_t end) {
+      for (int64_t i = 0; i < T; ++i) {
+        if (forward) product(step(i), begin, end);
+        rows(step(i), begin, end);
+        if (!forward) product(step(i), begin, end);
+      }
+    });
+    return;
+  }
+  for (int64_t i = 0; i < T; ++i) {
+    if (forward) product(step(i), 0, N);
+    at::parallel_for(0, N, share, [&](int64_t begin, int64_t end) { rows(step(i), begin, end); });
+    if (!forward) product(step(i), 0, N);
+  }
+}
+
+}  // namespace rnnkit_loops
