@@ -85,6 +85,22 @@ def test_the_compiled_gru_loop_gives_the_python_loops_outputs_and_gradients(
     compare(layer, x, lengths, monkeypatch, tolerance=1e-10)
 
 
+@pytest.mark.parametrize("kind", [rnnkit.LSTM, rnnkit.GRU])
+def test_with_two_threads_each_sums_its_rows_and_the_total_is_the_same(kind, monkeypatch):
+    """The rows split over two threads, each with its own partial sums of the per-unit
+    weights' gradients (layer-norm gains, peepholes, biases)."""
+    torch.manual_seed(0)
+    options = dict(layer_norm=True, peephole=True) if kind is rnnkit.LSTM else dict(layer_norm=True)
+    layer = kind(5, 16, dtype=torch.float64, **options).eval()
+    x = torch.randn(9, 6, 5, dtype=torch.float64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        compare(layer, x, torch.tensor([9, 3, 6, 1, 9, 2]), monkeypatch, tolerance=1e-10)
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize(
     "kind, name",
     [

@@ -86,20 +86,28 @@ void forward_row(const GRUWeights<T>& w, int64_t H, int64_t t, int64_t N, int64_
   }
 }
 
+// Where a thread sums the gradients of the per-unit weights (null: option absent).
+template <typename T> struct WeightSums {
+  T* bias;    // (3H) Σ db
+  T* gain_z;  // (3H) Σ db ⊙ LN(z)
+};
+
 // One row's step backward: dh (in place) becomes the gradient of the state before the step,
-// less the product's share (dz W_hh, added by the driver); writes d x_proj (da), the gradient
-// of b (db; null: the same as dz, without layer norm) and of the product's output (dz).
+// less the product's share (dz W_hh, added by the driver); writes d x_proj (da) and the
+// gradient of the product's output (dz) and adds to the weight sums. scratch: 4H values.
 template <typename T>
 void backward_row(const GRUWeights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n,
                   const T* dy, T* dh, const T* v, const T* gates, const T* b_n,
-                  const T* normal_z, T rstd_z, T* da, T* db, T* dz, T* dh_step) {
+                  const T* normal_z, const T* rstd_z, T* da, T* dz, const WeightSums<T>& sums,
+                  T* scratch) {
   const int64_t G = 3 * H;
   VECTORISE for (int64_t j = 0; j < H; ++j) dh[j] += dy[j];
-  T* dbs = db ? db : dz;
   if (padded(w.mask, t, N, n)) {  // the state passed through unchanged: so does its gradient
-    VECTORISE for (int64_t j = 0; j < G; ++j) { da[j] = 0; dbs[j] = 0; dz[j] = 0; }
+    VECTORISE for (int64_t j = 0; j < G; ++j) { da[j] = 0; dz[j] = 0; }
     return;
   }
+  T* dh_step = scratch;
+  T* db = w.gain_z ? scratch + H : dz;  // the gradient of b; without layer norm, dz itself
   if (const T* q = w.zoneout.at(t, N, n)) {  // the share q goes to the previous state directly
     VECTORISE for (int64_t j = 0; j < H; ++j) { dh_step[j] = (T(1) - q[j]) * dh[j]; dh[j] *= q[j]; }
   } else {
@@ -113,12 +121,18 @@ void backward_row(const GRUWeights<T>& w, int64_t H, int64_t t, int64_t N, int64
     const T da_r = da_n * b_n[j] * r[j] * (T(1) - r[j]);
     const T da_u = d * (v[j] - nn[j]) * u[j] * (T(1) - u[j]);
     da[j] = da_r; da[H + j] = da_u; da[2 * H + j] = da_n;
-    dbs[j] = da_r; dbs[H + j] = da_u; dbs[2 * H + j] = da_n * r[j];
+    db[j] = da_r; db[H + j] = da_u; db[2 * H + j] = da_n * r[j];
     dh[j] += keep ? d * u[j] * keep[j] : d * u[j];
   }
+  if (sums.bias) {
+    VECTORISE for (int64_t j = 0; j < G; ++j) sums.bias[j] += db[j];
+  }
   if (w.gain_z) {
-    VECTORISE for (int64_t j = 0; j < G; ++j) dz[j] = dbs[j] * w.gain_z[j];
-    normalise_backward(dz, normal_z, rstd_z, G);
+    VECTORISE for (int64_t j = 0; j < G; ++j) {
+      sums.gain_z[j] += db[j] * normal_z[j];
+      dz[j] = db[j] * w.gain_z[j];
+    }
+    normalise_backward(dz, normal_z, *rstd_z, G);
   }
 }
 
@@ -146,20 +160,22 @@ std::vector<at::Tensor> gru_loop_forward(
       recurrent_product(h, keep, visible.numel() ? visible[save ? t : 0] : visible, weight_t, z,
                         begin, end);
     };
+    using P = RowPointer<scalar_t>;
+    const P x_ = rows_of<scalar_t>(x_proj, G), z_ = rows_of<scalar_t>(z, G),
+            h_ = rows_of<scalar_t>(h, H), y_ = rows_of<scalar_t>(y, H),
+            visible_ = rows_of<scalar_t>(visible, H), gates_ = rows_of<scalar_t>(gates, G),
+            b_n_ = rows_of<scalar_t>(b_n, H), normal_z_ = rows_of<scalar_t>(normal_z, G),
+            rstd_z_ = rows_of<scalar_t>(rstd_z, 1);
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
       std::vector<scalar_t> scratch(G);
       const int64_t slot = save ? t : 0;
       for (int64_t n = begin; n < end; ++n) {
         const int64_t row = t * N + n, kept = slot * N + n;
-        scalar_t* h_row = h.data_ptr<scalar_t>() + n * H;
-        forward_row<scalar_t>(
-            w, H, t, N, n, x_proj.data_ptr<scalar_t>() + row * G,
-            z.data_ptr<scalar_t>() + n * G,
-            visible.numel() ? visible.data_ptr<scalar_t>() + kept * H : h_row, h_row,
-            y.data_ptr<scalar_t>() + row * H, gates.data_ptr<scalar_t>() + kept * G,
-            b_n.data_ptr<scalar_t>() + kept * H,
-            layer_norm ? normal_z.data_ptr<scalar_t>() + kept * G : nullptr,
-            layer_norm ? rstd_z.data_ptr<scalar_t>() + kept : nullptr, scratch.data());
+        scalar_t* h_row = h_.at(n);
+        const scalar_t* v = visible_.base ? visible_.at(kept) : h_row;  // h ⊙ keep, or h
+        forward_row<scalar_t>(w, H, t, N, n, x_.at(row), z_.at(n), v, h_row, y_.at(row),
+                              gates_.at(kept), b_n_.at(kept), normal_z_.at(kept),
+                              rstd_z_.at(kept), scratch.data());
       }
     };
     run_steps(T, N, true, weight_hh.numel() * weight_hh.element_size(), product, rows);
@@ -178,23 +194,27 @@ std::vector<at::Tensor> gru_loop_backward(
   at::Tensor dh = d_h.clone();
   at::Tensor da = at::empty({T, N, G}, gates.options());
   at::Tensor dz = at::empty({T, N, G}, gates.options());
-  at::Tensor db = empty_or_none(layer_norm, {T, N, G}, gates);  // dz itself without layer norm
   at::Tensor dy = d_outputs.contiguous();
+  const int64_t bias_width = bias_hh.numel() ? G : 0, gain_width = layer_norm ? G : 0;
+  const ThreadSums sums(bias_width + gain_width, gates);  // Σ db, then Σ db ⊙ LN(z)
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "gru_loop_backward", [&] {
     const auto w = gru_weights_of<scalar_t>(bias_hh, gain_z, keep, zoneout, mask);
+    using P = RowPointer<scalar_t>;
+    const P dy_ = rows_of<scalar_t>(dy, H), dh_ = rows_of<scalar_t>(dh, H),
+            visible_ = rows_of<scalar_t>(visible, H), gates_ = rows_of<scalar_t>(gates, G),
+            b_n_ = rows_of<scalar_t>(b_n, H), normal_z_ = rows_of<scalar_t>(normal_z, G),
+            rstd_z_ = rows_of<scalar_t>(rstd_z, 1), da_ = rows_of<scalar_t>(da, G),
+            dz_ = rows_of<scalar_t>(dz, G);
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
-      std::vector<scalar_t> scratch(H);
+      std::vector<scalar_t> scratch(4 * H);
+      scalar_t* row_sums = sums.mine<scalar_t>();
+      const WeightSums<scalar_t> mine{bias_width ? row_sums : nullptr,
+                                      gain_width ? row_sums + bias_width : nullptr};
       for (int64_t n = begin; n < end; ++n) {
         const int64_t row = t * N + n;
-        backward_row<scalar_t>(
-            w, H, t, N, n, dy.data_ptr<scalar_t>() + row * H, dh.data_ptr<scalar_t>() + n * H,
-            visible.data_ptr<scalar_t>() + row * H, gates.data_ptr<scalar_t>() + row * G,
-            b_n.data_ptr<scalar_t>() + row * H,
-            layer_norm ? normal_z.data_ptr<scalar_t>() + row * G : nullptr,
-            layer_norm ? rstd_z.data_ptr<scalar_t>()[row] : scalar_t(0),
-            da.data_ptr<scalar_t>() + row * G,
-            layer_norm ? db.data_ptr<scalar_t>() + row * G : nullptr,
-            dz.data_ptr<scalar_t>() + row * G, scratch.data());
+        backward_row<scalar_t>(w, H, t, N, n, dy_.at(row), dh_.at(n), visible_.at(row),
+                               gates_.at(row), b_n_.at(row), normal_z_.at(row), rstd_z_.at(row),
+                               da_.at(row), dz_.at(row), mine, scratch.data());
       }
     };
     auto product = [&](int64_t t, int64_t begin, int64_t end) {
@@ -202,9 +222,6 @@ std::vector<at::Tensor> gru_loop_backward(
     };
     run_steps(T, N, false, weight_hh.numel() * weight_hh.element_size(), product, rows);
   });
-  const at::Tensor& d_b = layer_norm ? db : dz;
   at::Tensor d_weight = at::mm(dz.view({T * N, G}).t(), visible.view({T * N, H}));
-  at::Tensor d_bias = bias_hh.numel() ? d_b.sum({0, 1}) : at::empty({0}, gates.options());
-  at::Tensor d_gain_z = layer_norm ? (db * normal_z).sum({0, 1}) : at::empty({0}, gates.options());
-  return {da, dh, d_weight, d_bias, d_gain_z};
+  return {da, dh, d_weight, sums.total(0, bias_width), sums.total(bias_width, gain_width)};
 }

@@ -48,26 +48,38 @@ ALWAYS_INLINE double vec_exp(double x) { return std::exp(x); }
 template <typename T> ALWAYS_INLINE T sigmoid(T x) { return T(1) / (T(1) + vec_exp(-x)); }
 template <typename T> ALWAYS_INLINE T tanh_(T x) { return T(1) - T(2) / (vec_exp(T(2) * x) + T(1)); }
 
-// Layer-normalise n[0..width) from z (the gain is the caller's); returns 1 / std. The sums run
-// in double, as precise as the reference's.
+// Layer-normalise n[0..width) from z (the gain is the caller's); returns 1 / std. Mean and
+// variance in two passes, each summed in as many partial sums as a vector has lanes (the
+// rounding error of a sum of width / lanes terms, as torch's own layer norm).
 template <typename T> T normalise(const T* z, T* n, int64_t width) {
-  double mean = 0, var = 0;
+  T mean = 0, var = 0;
   SUM(mean) for (int64_t j = 0; j < width; ++j) mean += z[j];
-  mean /= double(width);
-  SUM(var) for (int64_t j = 0; j < width; ++j) { const double d = z[j] - mean; var += d * d; }
-  const T rstd = T(1.0 / std::sqrt(var / double(width) + kLayerNormEps));
-  const T shift = T(mean);
-  VECTORISE for (int64_t j = 0; j < width; ++j) n[j] = (z[j] - shift) * rstd;
+  mean /= T(width);
+  SUM(var) for (int64_t j = 0; j < width; ++j) { const T d = z[j] - mean; var += d * d; }
+  const T rstd = T(1) / std::sqrt(var / T(width) + T(kLayerNormEps));
+  VECTORISE for (int64_t j = 0; j < width; ++j) n[j] = (z[j] - mean) * rstd;
   return rstd;
 }
 
 // The gradient of LN's input from dn (the gradient of its normalised output) in place:
 // dz = rstd (dn - mean(dn) - n mean(dn ⊙ n)).
 template <typename T> void normalise_backward(T* dn, const T* n, T rstd, int64_t width) {
-  double m1 = 0, m2 = 0;
-  SUM(m1, m2) for (int64_t j = 0; j < width; ++j) { m1 += dn[j]; m2 += double(dn[j]) * n[j]; }
-  const T mean_dn = T(m1 / double(width)), mean_dn_n = T(m2 / double(width));
+  T m1 = 0, m2 = 0;
+  SUM(m1, m2) for (int64_t j = 0; j < width; ++j) { m1 += dn[j]; m2 += dn[j] * n[j]; }
+  const T mean_dn = m1 / T(width), mean_dn_n = m2 / T(width);
   VECTORISE for (int64_t j = 0; j < width; ++j) dn[j] = rstd * (dn[j] - mean_dn - n[j] * mean_dn_n);
+}
+
+// A tensor of rows of ``width`` values as a raw pointer, taken once (not per row and step):
+// row r starts at at(r); null for an empty tensor (an absent option).
+template <typename T> struct RowPointer {
+  T* base;
+  int64_t width;
+  ALWAYS_INLINE T* at(int64_t row) const { return base ? base + row * width : nullptr; }
+};
+
+template <typename T> RowPointer<T> rows_of(const at::Tensor& t, int64_t width) {
+  return {t.numel() ? t.data_ptr<T>() : nullptr, width};
 }
 
 template <typename T> const T* data_or_null(const at::Tensor& t) {
@@ -94,6 +106,26 @@ template <typename T> Zoneout<T> zoneout_of(const at::Tensor& zoneout) {
   if (!zoneout.numel()) return {};
   return {zoneout.data_ptr<T>(), zoneout.dim() == 3, zoneout.size(-1)};
 }
+
+// Sums over all rows and steps of the backward pass (the gradients of per-unit weights), kept
+// as one partial row per thread while the rows are worked through and added at the end, so no
+// second pass over (T, N, ...) tensors. Width 0: nothing to sum.
+class ThreadSums {
+ public:
+  ThreadSums(int64_t width, const at::Tensor& like)
+      : sums_(at::zeros({std::max<int64_t>(1, at::get_num_threads()), width}, like.options())) {}
+  // The calling thread's partial row (null for width 0).
+  template <typename T> T* mine() const {
+    return sums_.numel() ? sums_.data_ptr<T>() + at::get_thread_num() * sums_.size(1) : nullptr;
+  }
+  // The sum of [begin, begin + width) over the threads; empty if width is 0.
+  at::Tensor total(int64_t begin, int64_t width) const {
+    return width ? sums_.narrow(1, begin, width).sum(0) : at::empty({0}, sums_.options());
+  }
+
+ private:
+  at::Tensor sums_;
+};
 
 // Whether row n is past its length at step t (its state is carried over unchanged).
 ALWAYS_INLINE bool padded(const uint8_t* mask, int64_t t, int64_t N, int64_t n) {

@@ -109,23 +109,52 @@ void forward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n
   }
 }
 
+// Where a thread sums the gradients of the per-unit weights (null: option absent).
+template <typename T> struct WeightSums {
+  T* gain_z;    // (4H) Σ da ⊙ LN(z)
+  T* gain_c;    // (H)  Σ dk ⊙ LN(c')     dk: the gradient of tanh's argument
+  T* bias_c;    // (H)  Σ dk
+  T* peephole;  // (3H) Σ da_i ⊙ c, Σ da_f ⊙ c, Σ da_o ⊙ c'
+};
+
+// The layout of those sums in a thread's row: offsets of gain_z, gain_c, bias_c, peephole, and
+// the width (absent options take no room).
+struct SumLayout {
+  int64_t gain_z, gain_c, bias_c, peephole, width;
+  SumLayout(int64_t H, bool has_gain_z, bool has_gain_c, bool has_bias_c, bool has_peephole) {
+    gain_z = 0;
+    gain_c = gain_z + (has_gain_z ? 4 * H : 0);
+    bias_c = gain_c + (has_gain_c ? H : 0);
+    peephole = bias_c + (has_bias_c ? H : 0);
+    width = peephole + (has_peephole ? 3 * H : 0);
+  }
+  template <typename T> WeightSums<T> in(T* row, const Weights<T>& w) const {
+    auto at = [&](bool present, int64_t offset) { return row && present ? row + offset : nullptr; };
+    return {at(w.gain_z, gain_z), at(w.gain_c, gain_c), at(w.bias_c, bias_c),
+            at(w.peephole, peephole)};
+  }
+};
+
+// One row's step backward: dh, dc (in place) become the gradients of the state before the
+// step, less the product's share (dz W_hh, added by the driver); writes d x_proj (da) and the
+// gradient of the product's output (dz; the same array as da without layer norm) and adds to
+// the weight sums. scratch: 4H values.
 template <typename T>
 void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n,
                   const T* dy, T* dh, T* dc, const T* c_prev, const T* gates, const T* c_new,
-                  const T* normal_z, T rstd_z, const T* normal_c, T rstd_c, const T* k,
-                  T* da, T* dz, T* dk_pre, T* dc_new, T* dn) {
+                  const T* normal_z, const T* rstd_z, const T* normal_c, const T* rstd_c,
+                  const T* k, T* da, T* dz, const WeightSums<T>& sums, T* scratch) {
   const int64_t G = 4 * H;
   VECTORISE for (int64_t j = 0; j < H; ++j) dh[j] += dy[j];
   if (padded(w.mask, t, N, n)) {  // the state passed through unchanged: so does its gradient
     VECTORISE for (int64_t j = 0; j < G; ++j) { da[j] = 0; dz[j] = 0; }
-    VECTORISE for (int64_t j = 0; j < H; ++j) dk_pre[j] = 0;
     return;
   }
+  T* dh_step = scratch; T* dc_new = scratch + H; T* dk = scratch + 2 * H; T* dn = scratch + 3 * H;
   const T* q = w.zoneout.at(t, N, n);
   const T* gi = gates; const T* gf = gates + H; const T* gg = gates + 2 * H;
   const T* go = gates + 3 * H;
   T* dai = da; T* daf = da + H; T* dag = da + 2 * H; T* dao = da + 3 * H;
-  T* dh_step = dz;  // scratch: dz is written last
   if (q) {  // zoneout: the share q of each unit's gradient goes to the previous state directly
     VECTORISE for (int64_t j = 0; j < H; ++j) {
       dh_step[j] = (T(1) - q[j]) * dh[j];
@@ -143,13 +172,19 @@ void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t 
   }
   VECTORISE for (int64_t j = 0; j < H; ++j) {  // h' = o ⊙ k
     dao[j] = dh_step[j] * k[j] * go[j] * (T(1) - go[j]);
-    dk_pre[j] = dh_step[j] * go[j] * (T(1) - k[j] * k[j]);  // gradient of tanh's argument
+    dk[j] = dh_step[j] * go[j] * (T(1) - k[j] * k[j]);  // gradient of tanh's argument
   }
   if (w.gain_c) {
-    VECTORISE for (int64_t j = 0; j < H; ++j) dn[j] = dk_pre[j] * w.gain_c[j];
-    normalise_backward(dn, normal_c, rstd_c, H);
+    VECTORISE for (int64_t j = 0; j < H; ++j) {
+      sums.gain_c[j] += dk[j] * normal_c[j];
+      dn[j] = dk[j] * w.gain_c[j];
+    }
+    if (sums.bias_c) {
+      VECTORISE for (int64_t j = 0; j < H; ++j) sums.bias_c[j] += dk[j];
+    }
+    normalise_backward(dn, normal_c, *rstd_c, H);
   } else {
-    VECTORISE for (int64_t j = 0; j < H; ++j) dn[j] = dk_pre[j];
+    VECTORISE for (int64_t j = 0; j < H; ++j) dn[j] = dk[j];
   }
   if (w.peephole) {  // o sees c' through w_co
     VECTORISE for (int64_t j = 0; j < H; ++j) dc_new[j] += dn[j] + dao[j] * w.peephole[2 * H + j];
@@ -166,13 +201,17 @@ void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t 
   if (w.peephole) {  // i and f see c through w_ci, w_cf
     VECTORISE for (int64_t j = 0; j < H; ++j) {
       dc[j] += dai[j] * w.peephole[j] + daf[j] * w.peephole[H + j];
+      sums.peephole[j] += dai[j] * c_prev[j];
+      sums.peephole[H + j] += daf[j] * c_prev[j];
+      sums.peephole[2 * H + j] += dao[j] * c_new[j];
     }
   }
   if (w.gain_z) {
-    VECTORISE for (int64_t j = 0; j < G; ++j) dz[j] = da[j] * w.gain_z[j];
-    normalise_backward(dz, normal_z, rstd_z, G);
-  } else {
-    VECTORISE for (int64_t j = 0; j < G; ++j) dz[j] = da[j];
+    VECTORISE for (int64_t j = 0; j < G; ++j) {
+      sums.gain_z[j] += da[j] * normal_z[j];
+      dz[j] = da[j] * w.gain_z[j];
+    }
+    normalise_backward(dz, normal_z, *rstd_z, G);
   }
 }
 
@@ -206,22 +245,22 @@ std::vector<at::Tensor> lstm_loop_forward(
       recurrent_product(h, keep, visible.numel() ? visible[save ? t : 0] : visible, weight_t, z,
                         begin, end);
     };
+    using P = RowPointer<scalar_t>;
+    const P x_ = rows_of<scalar_t>(x_proj, G), z_ = rows_of<scalar_t>(z, G),
+            h_ = rows_of<scalar_t>(h, H), c_ = rows_of<scalar_t>(c, H), y_ = rows_of<scalar_t>(y, H),
+            c_prev = rows_of<scalar_t>(s.c_prev, H), gates = rows_of<scalar_t>(s.gates, G),
+            c_new = rows_of<scalar_t>(s.c_new, H), normal_z = rows_of<scalar_t>(s.normal_z, G),
+            rstd_z = rows_of<scalar_t>(s.rstd_z, 1), normal_c = rows_of<scalar_t>(s.normal_c, H),
+            rstd_c = rows_of<scalar_t>(s.rstd_c, 1), k = rows_of<scalar_t>(s.k, H);
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
       std::vector<scalar_t> scratch(G);
       const int64_t slot = save ? t : 0;
       for (int64_t n = begin; n < end; ++n) {
         const int64_t row = t * N + n, kept = slot * N + n;
-        forward_row<scalar_t>(
-            w, H, t, N, n, x_proj.data_ptr<scalar_t>() + row * G,
-            z.data_ptr<scalar_t>() + n * G, h.data_ptr<scalar_t>() + n * H,
-            c.data_ptr<scalar_t>() + n * H, y.data_ptr<scalar_t>() + row * H,
-            s.c_prev.data_ptr<scalar_t>() + kept * H, s.gates.data_ptr<scalar_t>() + kept * G,
-            s.c_new.data_ptr<scalar_t>() + kept * H,
-            w.gain_z ? s.normal_z.data_ptr<scalar_t>() + kept * G : nullptr,
-            w.gain_z ? s.rstd_z.data_ptr<scalar_t>() + kept : nullptr,
-            w.gain_c ? s.normal_c.data_ptr<scalar_t>() + kept * H : nullptr,
-            w.gain_c ? s.rstd_c.data_ptr<scalar_t>() + kept : nullptr,
-            s.k.data_ptr<scalar_t>() + kept * H, scratch.data());
+        forward_row<scalar_t>(w, H, t, N, n, x_.at(row), z_.at(n), h_.at(n), c_.at(n),
+                              y_.at(row), c_prev.at(kept), gates.at(kept), c_new.at(kept),
+                              normal_z.at(kept), rstd_z.at(kept), normal_c.at(kept),
+                              rstd_c.at(kept), k.at(kept), scratch.data());
       }
     };
     run_steps(T, N, true, weight_hh.numel() * weight_hh.element_size(), product, rows);
@@ -243,26 +282,29 @@ std::vector<at::Tensor> lstm_loop_backward(
   const int64_t T = gates.size(0), N = gates.size(1), G = gates.size(2), H = G / 4;
   at::Tensor dh = d_h.clone(), dc = d_c.clone();
   at::Tensor da = at::empty({T, N, G}, gates.options());
-  at::Tensor dz = at::empty({T, N, G}, gates.options());
-  at::Tensor dk_pre = at::empty({T, N, H}, gates.options());
+  at::Tensor dz = gain_z.numel() ? at::empty({T, N, G}, gates.options()) : da;  // dz = da without LN
   at::Tensor dy = d_outputs.contiguous();
+  const SumLayout layout(H, gain_z.numel(), gain_c.numel(), bias_c.numel(), peephole.numel());
+  const ThreadSums sums(layout.width, gates);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_loop_backward", [&] {
     const auto w = weights_of<scalar_t>(peephole, gain_z, gain_c, bias_c, keep, zoneout, mask);
+    using P = RowPointer<scalar_t>;
+    const P dy_ = rows_of<scalar_t>(dy, H), dh_ = rows_of<scalar_t>(dh, H),
+            dc_ = rows_of<scalar_t>(dc, H), c_prev_ = rows_of<scalar_t>(c_prev, H),
+            gates_ = rows_of<scalar_t>(gates, G), c_new_ = rows_of<scalar_t>(c_new, H),
+            normal_z_ = rows_of<scalar_t>(normal_z, G), rstd_z_ = rows_of<scalar_t>(rstd_z, 1),
+            normal_c_ = rows_of<scalar_t>(normal_c, H), rstd_c_ = rows_of<scalar_t>(rstd_c, 1),
+            k_ = rows_of<scalar_t>(k, H), da_ = rows_of<scalar_t>(da, G),
+            dz_ = rows_of<scalar_t>(dz, G);
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
-      std::vector<scalar_t> scratch(2 * H);
+      std::vector<scalar_t> scratch(4 * H);
+      const WeightSums<scalar_t> mine = layout.in(sums.mine<scalar_t>(), w);
       for (int64_t n = begin; n < end; ++n) {
         const int64_t row = t * N + n;
-        backward_row<scalar_t>(
-            w, H, t, N, n, dy.data_ptr<scalar_t>() + row * H, dh.data_ptr<scalar_t>() + n * H,
-            dc.data_ptr<scalar_t>() + n * H, c_prev.data_ptr<scalar_t>() + row * H,
-            gates.data_ptr<scalar_t>() + row * G, c_new.data_ptr<scalar_t>() + row * H,
-            w.gain_z ? normal_z.data_ptr<scalar_t>() + row * G : nullptr,
-            w.gain_z ? rstd_z.data_ptr<scalar_t>()[row] : scalar_t(0),
-            w.gain_c ? normal_c.data_ptr<scalar_t>() + row * H : nullptr,
-            w.gain_c ? rstd_c.data_ptr<scalar_t>()[row] : scalar_t(0),
-            k.data_ptr<scalar_t>() + row * H, da.data_ptr<scalar_t>() + row * G,
-            dz.data_ptr<scalar_t>() + row * G, dk_pre.data_ptr<scalar_t>() + row * H,
-            scratch.data(), scratch.data() + H);
+        backward_row<scalar_t>(w, H, t, N, n, dy_.at(row), dh_.at(n), dc_.at(n), c_prev_.at(row),
+                               gates_.at(row), c_new_.at(row), normal_z_.at(row),
+                               rstd_z_.at(row), normal_c_.at(row), rstd_c_.at(row), k_.at(row),
+                               da_.at(row), dz_.at(row), mine, scratch.data());
       }
     };
     auto product = [&](int64_t t, int64_t begin, int64_t end) {
@@ -271,17 +313,12 @@ std::vector<at::Tensor> lstm_loop_backward(
     run_steps(T, N, false, weight_hh.numel() * weight_hh.element_size(), product, rows);
   });
   at::Tensor d_weight = at::mm(dz.view({T * N, G}).t(), visible.view({T * N, H}));
-  at::Tensor d_peephole = at::empty({0}, gates.options());
-  if (peephole.numel()) {
-    at::Tensor d_io = da.narrow(2, 0, 2 * H) * c_prev.repeat({1, 1, 2});
-    at::Tensor d_o = da.narrow(2, 3 * H, H) * c_new;
-    d_peephole = at::cat({d_io.sum({0, 1}), d_o.sum({0, 1})});
-  }
-  at::Tensor d_gain_z = gain_z.numel() ? (da * normal_z).sum({0, 1}) : at::empty({0}, gates.options());
-  at::Tensor d_gain_c = at::empty({0}, gates.options()), d_bias_c = at::empty({0}, gates.options());
-  if (gain_c.numel()) {
-    d_gain_c = (dk_pre * normal_c).sum({0, 1});
-    if (bias_c.numel()) d_bias_c = dk_pre.sum({0, 1});
-  }
-  return {da, dh, dc, d_weight, d_peephole, d_gain_z, d_gain_c, d_bias_c};
+  return {da,
+          dh,
+          dc,
+          d_weight,
+          sums.total(layout.peephole, layout.width - layout.peephole),
+          sums.total(layout.gain_z, layout.gain_c - layout.gain_z),
+          sums.total(layout.gain_c, layout.bias_c - layout.gain_c),
+          sums.total(layout.bias_c, layout.peephole - layout.bias_c)};
 }
