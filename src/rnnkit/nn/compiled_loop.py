@@ -44,20 +44,22 @@ VECTOR_FLAGS = {
 @functools.cache
 def extension() -> ModuleType | None:
     """The compiled loops, built on first use; None where they cannot be built or are switched
-    off. The build is named after the sources' hash, so an edited header never meets a stale
-    build."""
+    off. The build is named after the hash of its sources and flags, so an edited header
+    never meets a stale build."""
     if os.environ.get(SWITCH, "1") == "0":
         return None
     try:
         from torch.utils.cpp_extension import load
 
-        files = sorted(SOURCES.iterdir())
-        digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:10]
         capability = torch.backends.cpu.get_cpu_capability()
-        flags = ["-O3", "-fno-trapping-math", "-fopenmp-simd", *VECTOR_FLAGS.get(capability, [])]
-        name = f"rnnkit_loops_{capability.lower()}_{digest}"
+        # OpenMP as torch's own kernels: at::parallel_for is a template compiled into the
+        # extension, and without it runs on one thread (the process keeps torch's runtime)
+        flags = ["-O3", "-fno-trapping-math", "-fopenmp", *VECTOR_FLAGS.get(capability, [])]
+        files = sorted(SOURCES.iterdir())
+        built_from = b"".join([*(f.read_bytes() for f in files), " ".join(flags).encode()])
+        name = f"rnnkit_loops_{capability.lower()}_{hashlib.sha256(built_from).hexdigest()[:10]}"
         sources = [str(f) for f in files if f.suffix == ".cpp"]
-        return load(name, sources, extra_cflags=flags, verbose=False)
+        return load(name, sources, extra_cflags=flags, extra_ldflags=["-fopenmp"])
     except Exception as error:  # no compiler, no headers: the Python loop serves
         warnings.warn(
             f"rnnkit's compiled time loops could not be built ({error}); using the Python loop "
