@@ -122,8 +122,8 @@ def input_projection(w: CellWeights, x: Tensor, fold_bias_hh: bool) -> Tensor:
         bias = w.bias_hh if bias is None else bias + w.bias_hh
     if w.weight_ln_ih is None:
         return F.linear(x, w.weight_ih, bias)
-    out = F.layer_norm(F.linear(x, w.weight_ih), w.weight_ln_ih.shape, w.weight_ln_ih)
-    return out if bias is None else out + bias
+    # the biases as layer norm's own shift: g ⊙ LN(x W_ih^T) + b in one pass
+    return F.layer_norm(F.linear(x, w.weight_ih), w.weight_ln_ih.shape, w.weight_ln_ih, bias)
 
 
 def add_recurrent_term(w: CellWeights, x_proj: Tensor, h: Tensor) -> Tensor:
