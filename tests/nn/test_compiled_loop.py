@@ -220,6 +220,24 @@ def test_switched_off_the_layers_run_the_python_loop(kind, monkeypatch):
         compiled_loop.extension.cache_clear()
 
 
+def test_a_compiler_without_openmp_still_builds_the_loops_single_threaded(monkeypatch):
+    tried = []
+
+    def build(openmp):
+        tried.append(openmp)
+        if openmp:
+            raise RuntimeError("unsupported option '-fopenmp'")
+        return "built"
+
+    monkeypatch.setattr(compiled_loop, "_build", build)
+    compiled_loop.extension.cache_clear()
+    try:
+        assert compiled_loop.extension() == "built"
+        assert tried == [["-fopenmp"], []]
+    finally:
+        compiled_loop.extension.cache_clear()
+
+
 @pytest.mark.parametrize("kind", [rnnkit.LSTM, rnnkit.GRU])
 def test_a_second_derivative_is_refused_not_silently_wrong(kind, monkeypatch):
     layer = kind(3, 4, layer_norm=True)

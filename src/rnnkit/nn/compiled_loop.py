@@ -44,22 +44,17 @@ VECTOR_FLAGS = {
 @functools.cache
 def extension() -> ModuleType | None:
     """The compiled loops, built on first use; None where they cannot be built or are switched
-    off. The build is named after the hash of its sources and flags, so an edited header
-    never meets a stale build."""
+    off. Built with OpenMP, as torch's own kernels (`at::parallel_for` is a template compiled
+    into the extension: without OpenMP it runs on one thread), or, by a compiler without it,
+    single-threaded."""
     if os.environ.get(SWITCH, "1") == "0":
         return None
     try:
-        from torch.utils.cpp_extension import load
-
-        capability = torch.backends.cpu.get_cpu_capability()
-        # OpenMP as torch's own kernels: at::parallel_for is a template compiled into the
-        # extension, and without it runs on one thread (the process keeps torch's runtime)
-        flags = ["-O3", "-fno-trapping-math", "-fopenmp", *VECTOR_FLAGS.get(capability, [])]
-        files = sorted(SOURCES.iterdir())
-        built_from = b"".join([*(f.read_bytes() for f in files), " ".join(flags).encode()])
-        name = f"rnnkit_loops_{capability.lower()}_{hashlib.sha256(built_from).hexdigest()[:10]}"
-        sources = [str(f) for f in files if f.suffix == ".cpp"]
-        return load(name, sources, extra_cflags=flags, extra_ldflags=["-fopenmp"])
+        return _build(["-fopenmp"])
+    except Exception:  # e.g. a compiler without OpenMP: the rows then take one thread
+        pass
+    try:
+        return _build([])
     except Exception as error:  # no compiler, no headers: the Python loop serves
         warnings.warn(
             f"rnnkit's compiled time loops could not be built ({error}); using the Python loop "
@@ -68,6 +63,22 @@ def extension() -> ModuleType | None:
             stacklevel=2,
         )
         return None
+
+
+def _build(openmp: list[str]) -> ModuleType:
+    """Build (or load from the cache) the extension with the flags ``openmp``; named after the
+    hash of its sources and flags, so an edited header never meets a stale build. The process
+    keeps torch's own OpenMP runtime."""
+    from torch.utils.cpp_extension import load
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    flags = ["-O3", "-fno-trapping-math", "-fopenmp-simd", *openmp]
+    flags += VECTOR_FLAGS.get(capability, [])
+    files = sorted(SOURCES.iterdir())
+    built_from = b"".join([*(f.read_bytes() for f in files), " ".join(flags).encode()])
+    name = f"rnnkit_loops_{capability.lower()}_{hashlib.sha256(built_from).hexdigest()[:10]}"
+    sources = [str(f) for f in files if f.suffix == ".cpp"]
+    return load(name, sources, extra_cflags=flags, extra_ldflags=openmp)
 
 
 def runs_compiled(w: CellWeights, x_proj: Tensor) -> bool:
