@@ -7,7 +7,7 @@ reference's (1.00 = as fast; 2.00 = half as fast).
 
     python benchmarks/layers.py                     # B=64, T=100, H in 128 256 512
     python benchmarks/layers.py --hidden 256 --repeats 3 --threads 1
-    python benchmarks/layers.py --python-loop       # the LSTM loop in Python, not compiled
+    python benchmarks/layers.py --python-loop       # the LSTM and GRU loops in Python, not compiled
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     parser.add_argument(
-        "--python-loop", action="store_true", help="run the LSTM time loop in Python"
+        "--python-loop", action="store_true", help="run the LSTM and GRU time loops in Python"
     )
     parser.add_argument("--json", help="where to write the results (default results/layers.json)")
     args = parser.parse_args()
@@ -132,7 +132,7 @@ def main() -> None:
         "steps": args.steps,
         "repeats": args.repeats,
         "threads": torch.get_num_threads(),
-        "lstm_loop": "python" if args.python_loop else "compiled",
+        "time_loops": "python" if args.python_loop else "compiled",
     }
     print("wrote", write_json("layers", {"settings": settings, "rows": rows}, args.json))
 
