@@ -143,9 +143,10 @@ def test_zoneout_in_training_keeps_each_unit_or_updates_it(kind, cell, loop, par
     torch.manual_seed(0)
     layer = kind(4, 64, zoneout=0.4, dtype=torch.float64).train()
     w = layer.cell_weights(0)
-    x_proj = cell.project_input(w, torch.randn(1, 32, 4, dtype=torch.float64))
+    x = torch.randn(1, 32, 4, dtype=torch.float64)
+    x_proj = cell.project_input(w, x)
     start = tuple(torch.randn(parts, 32, 64, dtype=torch.float64).unbind(0))
-    _, state = loop(w, x_proj, start, zoneout_p=0.4, training=True)
+    _, state = loop(w, x, start, zoneout_p=0.4, training=True)
     for got, old, new in zip(state, start, cell.step(w, x_proj[0], start), strict=True):
         kept = torch.isclose(got, old, atol=1e-12)
         assert (kept | torch.isclose(got, new, atol=1e-12)).all()
@@ -173,6 +174,8 @@ def test_the_hand_derived_backward_pass_matches_finite_differences():
         _leaf(4 * hidden),  # layer-norm gain of h W_hh^T
         _leaf(hidden),  # layer-norm gain of c'
         _leaf(hidden),  # and its bias
+        _leaf(4 * hidden),  # layer-norm gain of the input product (x_proj the bare product)
+        _leaf(4 * hidden),  # and the input bias
     )
     keep = torch.bernoulli(torch.full((rows, hidden), 0.7, **DOUBLE)) / 0.7
     zoneout = torch.rand(steps, rows, 2 * hidden, **DOUBLE)
@@ -194,6 +197,8 @@ def test_the_hand_derived_gru_backward_pass_matches_finite_differences():
         _leaf(3 * hidden, hidden, scale=0.5),  # weight_hh
         _leaf(3 * hidden),  # bias_hh
         _leaf(3 * hidden),  # layer-norm gain of h W_hh^T
+        _leaf(3 * hidden),  # layer-norm gain of the input product (x_proj the bare product)
+        _leaf(3 * hidden),  # and the input bias
     )
     keep = torch.bernoulli(torch.full((rows, hidden), 0.7, **DOUBLE)) / 0.7
     zoneout = torch.rand(steps, rows, hidden, **DOUBLE)

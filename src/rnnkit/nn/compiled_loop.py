@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.nn.native import transform_without_rule
-from rnnkit.nn.recurrent_cell import CellWeights, State
+from rnnkit.nn.recurrent_cell import CellWeights, State, input_bias, input_projection
 from rnnkit.nn.time_loop import dropout_mask
 
 SOURCES = Path(__file__).parent / "csrc"
@@ -81,14 +81,14 @@ def _build(openmp: list[str]) -> ModuleType:
     return load(name, sources, extra_cflags=flags, extra_ldflags=openmp)
 
 
-def runs_compiled(w: CellWeights, x_proj: Tensor) -> bool:
-    """Whether the compiled loop can run this direction on ``x_proj``: CPU float32 or float64
-    without projection, outside autocast, ``torch.compile`` (which compiles the Python loop
-    itself) and the ``torch.func`` transforms (which have no rule for it)."""
+def runs_compiled(w: CellWeights, x: Tensor) -> bool:
+    """Whether the compiled loop can run this direction on the input ``x``: CPU float32 or
+    float64 without projection, outside autocast, ``torch.compile`` (which compiles the Python
+    loop itself) and the ``torch.func`` transforms (which have no rule for it)."""
     return (
         w.weight_hr is None
-        and x_proj.dtype in (torch.float32, torch.float64)
-        and x_proj.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and x.device.type == "cpu"
         and not torch.is_autocast_enabled("cpu")
         and not torch.compiler.is_compiling()
         and transform_without_rule() is None
@@ -99,7 +99,7 @@ def runs_compiled(w: CellWeights, x_proj: Tensor) -> bool:
 
 def compiled_lstm_loop(
     w: CellWeights,
-    x_proj: Tensor,
+    x: Tensor,
     state: State,
     *,
     mask: Tensor | None = None,
@@ -107,29 +107,33 @@ def compiled_lstm_loop(
     zoneout_p: float = 0.0,
     training: bool = False,
 ) -> tuple[Tensor, State]:
-    """`rnnkit.nn.time_loop.time_loop` of `rnnkit.nn.cells.LSTMCell.step`, compiled; same
-    arguments (less the step) and results."""
+    """`rnnkit.nn.time_loop.time_loop` of `rnnkit.nn.cells.LSTMCell.step`, compiled, over the
+    layer's input ``x`` ``(T, N, F)`` rather than its projection (see `_input_term`);
+    otherwise the same arguments (less the step) and results."""
     h0, c0 = state
     assert w.weight_hh is not None
+    x_proj, gain_x, bias_x = _input_term(w, x, fold_bias_hh=True)
     outputs, h, c = _LSTMLoop.apply(
         torch.is_grad_enabled(),  # keep what the backward pass needs
-        x_proj.contiguous(),
+        x_proj,
         h0.contiguous(),
         c0.contiguous(),
         w.weight_hh.contiguous(),
-        _or_empty(w.weight_ch, x_proj),
-        _or_empty(w.weight_ln_hh, x_proj),
-        _or_empty(w.weight_ln_c, x_proj),
-        _or_empty(w.bias_ln_c, x_proj),
-        *_random_options(x_proj, h0, 2, recurrent_dropout, zoneout_p, training),
-        _mask_bytes(mask, x_proj),
+        _or_empty(w.weight_ch, x),
+        _or_empty(w.weight_ln_hh, x),
+        _or_empty(w.weight_ln_c, x),
+        _or_empty(w.bias_ln_c, x),
+        gain_x,
+        bias_x,
+        *_random_options(x, h0, 2, recurrent_dropout, zoneout_p, training),
+        _mask_bytes(mask, x),
     )
     return outputs, (h, c)
 
 
 def compiled_gru_loop(
     w: CellWeights,
-    x_proj: Tensor,
+    x: Tensor,
     state: State,
     *,
     mask: Tensor | None = None,
@@ -137,21 +141,38 @@ def compiled_gru_loop(
     zoneout_p: float = 0.0,
     training: bool = False,
 ) -> tuple[Tensor, State]:
-    """`rnnkit.nn.time_loop.time_loop` of `rnnkit.nn.cells.GRUCell.step`, compiled; same
-    arguments (less the step) and results."""
+    """`rnnkit.nn.time_loop.time_loop` of `rnnkit.nn.cells.GRUCell.step`, compiled, over the
+    layer's input ``x`` as `compiled_lstm_loop`."""
     (h0,) = state
     assert w.weight_hh is not None
+    x_proj, gain_x, bias_x = _input_term(w, x, fold_bias_hh=False)
     outputs, h = _GRULoop.apply(
         torch.is_grad_enabled(),
-        x_proj.contiguous(),
+        x_proj,
         h0.contiguous(),
         w.weight_hh.contiguous(),
-        _or_empty(w.bias_hh, x_proj),
-        _or_empty(w.weight_ln_hh, x_proj),
-        *_random_options(x_proj, h0, 1, recurrent_dropout, zoneout_p, training),
-        _mask_bytes(mask, x_proj),
+        _or_empty(w.bias_hh, x),
+        _or_empty(w.weight_ln_hh, x),
+        gain_x,
+        bias_x,
+        *_random_options(x, h0, 1, recurrent_dropout, zoneout_p, training),
+        _mask_bytes(mask, x),
     )
     return outputs, (h,)
+
+
+def _input_term(w: CellWeights, x: Tensor, fold_bias_hh: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """What a compiled loop takes of the input, ``(x_proj, gain_x, bias_x)``: the cell's input
+    projection (`rnnkit.nn.recurrent_cell.input_projection`) and two empty tensors; with layer
+    norm on the input, the bare product ``x W_ih^T``, the norm's gain and the input bias, which
+    the loop applies row by row as it reaches them (one pass over ``(T, N, G)`` fewer than
+    normalising every step beforehand)."""
+    if w.weight_ln_ih is None:
+        none = _or_empty(None, x)
+        return input_projection(w, x, fold_bias_hh).contiguous(), none, none
+    bias = input_bias(w, fold_bias_hh)
+    product = torch.nn.functional.linear(x, w.weight_ih).contiguous()
+    return product, w.weight_ln_ih, _or_empty(bias, x)
 
 
 def _or_empty(weight: Tensor | None, like: Tensor) -> Tensor:
@@ -165,7 +186,7 @@ def _mask_bytes(mask: Tensor | None, like: Tensor) -> Tensor:
 
 
 def _random_options(
-    x_proj: Tensor,
+    x: Tensor,
     h0: Tensor,
     parts: int,
     recurrent_dropout: float,
@@ -180,12 +201,10 @@ def _random_options(
     if zoneout_p:
         width = parts * h0.shape[-1]
         if training:
-            q = (torch.rand((*x_proj.shape[:2], width), dtype=x_proj.dtype) < zoneout_p).to(
-                x_proj.dtype
-            )
+            q = (torch.rand((*x.shape[:2], width), dtype=x.dtype) < zoneout_p).to(x.dtype)
         else:
-            q = x_proj.new_full((width,), zoneout_p)
-    return _or_empty(keep, x_proj), _or_empty(q, x_proj)
+            q = x.new_full((width,), zoneout_p)
+    return _or_empty(keep, x), _or_empty(q, x)
 
 
 def _refuse_create_graph() -> None:

@@ -151,8 +151,8 @@ class LSTM(RecurrentLayer):
     def _public_state(self, state: State) -> tuple[Tensor, ...]:
         return state
 
-    def _compiled_loop(self, w: CellWeights, x_proj: Tensor) -> BoundLoop | None:
-        return compiled_lstm_loop if runs_compiled(w, x_proj) else None
+    def _compiled_loop(self, w: CellWeights, x: Tensor) -> BoundLoop | None:
+        return compiled_lstm_loop if runs_compiled(w, x) else None
 
 
 class GRU(RecurrentLayer):
@@ -204,8 +204,8 @@ class GRU(RecurrentLayer):
     def _native_mode(self) -> str:
         return "GRU"
 
-    def _compiled_loop(self, w: CellWeights, x_proj: Tensor) -> BoundLoop | None:
-        return compiled_gru_loop if runs_compiled(w, x_proj) else None
+    def _compiled_loop(self, w: CellWeights, x: Tensor) -> BoundLoop | None:
+        return compiled_gru_loop if runs_compiled(w, x) else None
 
     def _options_torch_lacks(self, training: bool) -> dict[str, Any]:
         return ({"layer_norm": True} if self.layer_norm else {}) | super()._options_torch_lacks(

@@ -111,15 +111,19 @@ def set_forget_bias(
             bias_hh[gate] = 0.0
 
 
-def input_projection(w: CellWeights, x: Tensor, fold_bias_hh: bool) -> Tensor:
-    """``x W_ih^T (+ b_ih [+ b_hh])``, layer-normalised before the biases when configured.
-
-    ``fold_bias_hh`` adds ``b_hh`` here too, for cells where it only ever adds to the input
-    term (Elman, LSTM), which saves one addition per time step.
-    """
+def input_bias(w: CellWeights, fold_bias_hh: bool) -> Tensor | None:
+    """The bias of the input term: ``b_ih``, plus ``b_hh`` with ``fold_bias_hh`` (for cells
+    where ``b_hh`` only ever adds to the input term: Elman, LSTM), which saves one addition
+    per time step; None without biases."""
     bias = w.bias_ih
-    if fold_bias_hh and w.bias_hh is not None:  # (b_ih + b_hh): one pass over the output
+    if fold_bias_hh and w.bias_hh is not None:
         bias = w.bias_hh if bias is None else bias + w.bias_hh
+    return bias
+
+
+def input_projection(w: CellWeights, x: Tensor, fold_bias_hh: bool) -> Tensor:
+    """``x W_ih^T`` plus `input_bias`, layer-normalised before the bias when configured."""
+    bias = input_bias(w, fold_bias_hh)
     if w.weight_ln_ih is None:
         return F.linear(x, w.weight_ih, bias)
     # the biases as layer norm's own shift: g ⊙ LN(x W_ih^T) + b in one pass

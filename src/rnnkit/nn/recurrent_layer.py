@@ -119,8 +119,9 @@ class RecurrentLayer(nn.Module):
     def _step(self, w: CellWeights, x_proj: Tensor, state: State) -> State:
         return self.cell.step(w, x_proj, state)
 
-    def _compiled_loop(self, w: CellWeights, x_proj: Tensor) -> BoundLoop | None:
-        """A compiled time loop that can run this direction, if the cell has one."""
+    def _compiled_loop(self, w: CellWeights, x: Tensor) -> BoundLoop | None:
+        """A compiled time loop that can run this direction on the input ``x``, if the cell has
+        one; it takes ``x`` itself in place of its projection."""
         return None
 
     def _native_mode(self) -> str | None:
@@ -436,15 +437,16 @@ class RecurrentLayer(nn.Module):
         cell's time loop: as TorchScript while a trace records it (`rnnkit.nn.traced_loop`),
         compiled where the cell has a compiled loop (`rnnkit.nn.compiled_loop`), else in
         Python."""
-        x_proj = self.cell.project_input(w, x)
-        if torch.jit.is_tracing():
-            loop: BoundLoop = functools.partial(traced_time_loop, self._step)
+        compiled = None if torch.jit.is_tracing() else self._compiled_loop(w, x)
+        loop: BoundLoop
+        if compiled is not None:  # it projects the input itself
+            loop, x_in = compiled, x
         else:
-            compiled = self._compiled_loop(w, x_proj)
-            loop = compiled or functools.partial(time_loop, self._step)
+            step_loop = traced_time_loop if torch.jit.is_tracing() else time_loop
+            loop, x_in = functools.partial(step_loop, self._step), self.cell.project_input(w, x)
         return loop(
             w,
-            x_proj,
+            x_in,
             state,
             mask=None if padding is None else padding.mask,
             recurrent_dropout=self.recurrent_dropout,

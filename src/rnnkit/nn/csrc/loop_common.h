@@ -107,6 +107,54 @@ template <typename T> Zoneout<T> zoneout_of(const at::Tensor& zoneout) {
   return {zoneout.data_ptr<T>(), zoneout.dim() == 3, zoneout.size(-1)};
 }
 
+// out = gain ⊙ normal + bias (no bias: null).
+template <typename T> ALWAYS_INLINE void scale_shift(const T* gain, const T* normal, const T* bias,
+                                                     T* out, int64_t width) {
+  if (bias) {
+    VECTORISE for (int64_t j = 0; j < width; ++j) out[j] = gain[j] * normal[j] + bias[j];
+  } else {
+    VECTORISE for (int64_t j = 0; j < width; ++j) out[j] = gain[j] * normal[j];
+  }
+}
+
+// The layer norm of the input projection, x' = g_x ⊙ LN(x W_ih^T) + b, done by the loop row by
+// row (one pass over the (T, N, G) projection fewer than normalising it beforehand); null gain:
+// the loop takes the projection as it is.
+template <typename T> struct InputNorm {
+  const T* gain;  // (G)
+  const T* bias;  // (G) the input biases (null without)
+};
+
+template <typename T> InputNorm<T> input_norm_of(const at::Tensor& gain, const at::Tensor& bias) {
+  return {data_or_null<T>(gain), data_or_null<T>(bias)};
+}
+
+// Writes x' of one row into out (keeping LN(x) and 1 / std for the backward pass) and returns
+// it, or returns x itself without the norm.
+template <typename T> ALWAYS_INLINE const T* normalise_input(const InputNorm<T>& in, const T* x,
+                                                             T* normal, T* rstd, T* out,
+                                                             int64_t width) {
+  if (!in.gain) return x;
+  rstd[0] = normalise(x, normal, width);
+  scale_shift(in.gain, normal, in.bias, out, width);
+  return out;
+}
+
+// From da, the gradient of one row's x', writes dx, that of x W_ih^T, and adds to the sums of
+// the gain's and bias's gradients (null: absent).
+template <typename T> ALWAYS_INLINE void normalise_input_backward(
+    const InputNorm<T>& in, const T* da, const T* normal, T rstd, T* dx, T* sum_gain,
+    T* sum_bias, int64_t width) {
+  VECTORISE for (int64_t j = 0; j < width; ++j) {
+    sum_gain[j] += da[j] * normal[j];
+    dx[j] = da[j] * in.gain[j];
+  }
+  if (sum_bias) {
+    VECTORISE for (int64_t j = 0; j < width; ++j) sum_bias[j] += da[j];
+  }
+  normalise_backward(dx, normal, rstd, width);
+}
+
 // Sums over all rows and steps of the backward pass (the gradients of per-unit weights), kept
 // as one partial row per thread while the rows are worked through and added at the end, so no
 // second pass over (T, N, ...) tensors. Width 0: nothing to sum.
@@ -118,14 +166,34 @@ class ThreadSums {
   template <typename T> T* mine() const {
     return sums_.numel() ? sums_.data_ptr<T>() + at::get_thread_num() * sums_.size(1) : nullptr;
   }
-  // The sum of [begin, begin + width) over the threads; empty if width is 0.
-  at::Tensor total(int64_t begin, int64_t width) const {
-    return width ? sums_.narrow(1, begin, width).sum(0) : at::empty({0}, sums_.options());
+  // The sum over the threads of the width values from offset; empty for an absent weight.
+  at::Tensor total(int64_t offset, int64_t width) const {
+    if (offset < 0) return at::empty({0}, sums_.options());
+    return sums_.narrow(1, offset, width).sum(0);
   }
 
  private:
   at::Tensor sums_;
 };
+
+// Offsets of the sums of several per-unit weights side by side in a thread's row of
+// `ThreadSums`; an absent weight takes no room (offset -1).
+class SumLayout {
+ public:
+  int64_t add(bool present, int64_t width) {
+    if (!present) return -1;
+    width_ += width;
+    return width_ - width;
+  }
+  int64_t width() const { return width_; }
+
+ private:
+  int64_t width_ = 0;
+};
+
+template <typename T> ALWAYS_INLINE T* at_offset(T* row, int64_t offset) {
+  return row && offset >= 0 ? row + offset : nullptr;
+}
 
 // Whether row n is past its length at step t (its state is carried over unchanged).
 ALWAYS_INLINE bool padded(const uint8_t* mask, int64_t t, int64_t N, int64_t n) {

@@ -4,12 +4,14 @@
 //
 // Each step is one matrix product (h_{t-1} W_hh^T; in the backward pass dz_t W_hh) and one
 // pass over the rows that does all the pointwise work of the step, where the Python loop runs
-// some twenty separate operations. The weight gradients are summed over all steps after the
-// loop, dW_hh in one matrix product. Shapes: T steps, N rows, H units, G = 4H.
+// some twenty separate operations. dW_hh is summed over all steps after the loop in one matrix
+// product; the gradients of the per-unit weights (gains, biases, peepholes) per thread as the
+// rows are worked through. Shapes: T steps, N rows, H units, G = 4H.
 //
 // Forward, per row (rnnkit.nn.cells.LSTMCell.step; LN(z) = (z - mean z) / sqrt(var z + 1e-5)):
 //   v   = h ⊙ keep                         keep: recurrent dropout's mask (1 without)
-//   z   = v W_hh^T;  A = x_proj + g_z ⊙ LN(z)   (A = x_proj + z without layer norm)
+//   x'  = g_x ⊙ LN(x W_ih^T) + b with layer norm, else x_proj = x W_ih^T + b as given
+//   z   = v W_hh^T;  A = x' + g_z ⊙ LN(z)   (A = x' + z without layer norm)
 //   i = σ(A_i + w_ci ⊙ c),  f = σ(A_f + w_cf ⊙ c),  g = tanh(A_g)
 //   c' = f ⊙ c + i ⊙ g,     o = σ(A_o + w_co ⊙ c')
 //   k = tanh(g_c ⊙ LN(c') + b_c)            (k = tanh(c') without layer norm)
@@ -28,6 +30,7 @@ namespace {
 using namespace rnnkit_loops;
 
 template <typename T> struct Weights {
+  InputNorm<T> input;    // layer norm of the input projection (see loop_common.h)
   const T* peephole;     // (3H) w_ci, w_cf, w_co
   const T* gain_z;       // (4H) layer-norm gain of h W_hh^T
   const T* gain_c;       // (H)  layer-norm gain and bias of c'
@@ -38,29 +41,32 @@ template <typename T> struct Weights {
 };
 
 template <typename T> Weights<T> weights_of(
-    const at::Tensor& peephole, const at::Tensor& gain_z, const at::Tensor& gain_c,
-    const at::Tensor& bias_c, const at::Tensor& keep, const at::Tensor& zoneout,
-    const at::Tensor& mask) {
-  return {data_or_null<T>(peephole), data_or_null<T>(gain_z), data_or_null<T>(gain_c),
+    const at::Tensor& gain_x, const at::Tensor& bias_x, const at::Tensor& peephole,
+    const at::Tensor& gain_z, const at::Tensor& gain_c, const at::Tensor& bias_c,
+    const at::Tensor& keep, const at::Tensor& zoneout, const at::Tensor& mask) {
+  return {input_norm_of<T>(gain_x, bias_x),
+          data_or_null<T>(peephole), data_or_null<T>(gain_z), data_or_null<T>(gain_c),
           data_or_null<T>(bias_c),   data_or_null<T>(keep),   zoneout_of<T>(zoneout),
           mask.numel() ? mask.data_ptr<uint8_t>() : nullptr};
 }
 
 // What the forward pass keeps for the backward pass, (T, N, ...) each.
 struct Saved {
-  at::Tensor visible, c_prev, gates, c_new, normal_z, rstd_z, normal_c, rstd_c, k;
+  at::Tensor visible, c_prev, gates, c_new, normal_z, rstd_z, normal_c, rstd_c, k, normal_x, rstd_x;
 };
 
 template <typename T>
 void forward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n,
                  const T* x_proj, const T* z, T* h, T* c, T* y, T* c_prev, T* gates, T* c_new,
-                 T* normal_z, T* rstd_z, T* normal_c, T* rstd_c, T* k_out, T* a) {
+                 T* normal_z, T* rstd_z, T* normal_c, T* rstd_c, T* k_out, T* normal_x,
+                 T* rstd_x, T* a) {
   const int64_t G = 4 * H;
+  const T* x = normalise_input(w.input, x_proj, normal_x, rstd_x, a, G);  // x' (a: scratch)
   if (w.gain_z) {
     rstd_z[0] = normalise(z, normal_z, G);
-    VECTORISE for (int64_t j = 0; j < G; ++j) a[j] = x_proj[j] + w.gain_z[j] * normal_z[j];
+    VECTORISE for (int64_t j = 0; j < G; ++j) a[j] = x[j] + w.gain_z[j] * normal_z[j];
   } else {
-    VECTORISE for (int64_t j = 0; j < G; ++j) a[j] = x_proj[j] + z[j];
+    VECTORISE for (int64_t j = 0; j < G; ++j) a[j] = x[j] + z[j];
   }
   VECTORISE for (int64_t j = 0; j < H; ++j) c_prev[j] = c[j];
   T* gi = gates; T* gf = gates + H; T* gg = gates + 2 * H; T* go = gates + 3 * H;
@@ -111,43 +117,54 @@ void forward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n
 
 // Where a thread sums the gradients of the per-unit weights (null: option absent).
 template <typename T> struct WeightSums {
+  T* gain_x;    // (4H) Σ da ⊙ LN(x W_ih^T)
+  T* bias_x;    // (4H) Σ da
   T* gain_z;    // (4H) Σ da ⊙ LN(z)
   T* gain_c;    // (H)  Σ dk ⊙ LN(c')     dk: the gradient of tanh's argument
   T* bias_c;    // (H)  Σ dk
   T* peephole;  // (3H) Σ da_i ⊙ c, Σ da_f ⊙ c, Σ da_o ⊙ c'
 };
 
-// The layout of those sums in a thread's row: offsets of gain_z, gain_c, bias_c, peephole, and
-// the width (absent options take no room).
-struct SumLayout {
-  int64_t gain_z, gain_c, bias_c, peephole, width;
-  SumLayout(int64_t H, bool has_gain_z, bool has_gain_c, bool has_bias_c, bool has_peephole) {
-    gain_z = 0;
-    gain_c = gain_z + (has_gain_z ? 4 * H : 0);
-    bias_c = gain_c + (has_gain_c ? H : 0);
-    peephole = bias_c + (has_bias_c ? H : 0);
-    width = peephole + (has_peephole ? 3 * H : 0);
-  }
-  template <typename T> WeightSums<T> in(T* row, const Weights<T>& w) const {
-    auto at = [&](bool present, int64_t offset) { return row && present ? row + offset : nullptr; };
-    return {at(w.gain_z, gain_z), at(w.gain_c, gain_c), at(w.bias_c, bias_c),
-            at(w.peephole, peephole)};
+// The offsets of those sums in a thread's row (-1: option absent).
+struct SumOffsets {
+  int64_t gain_x, bias_x, gain_z, gain_c, bias_c, peephole, width;
+  template <typename T> WeightSums<T> in(T* row) const {
+    return {at_offset(row, gain_x), at_offset(row, bias_x), at_offset(row, gain_z),
+            at_offset(row, gain_c), at_offset(row, bias_c), at_offset(row, peephole)};
   }
 };
 
+SumOffsets sum_offsets(int64_t H, const at::Tensor& gain_x, const at::Tensor& bias_x,
+                       const at::Tensor& gain_z, const at::Tensor& gain_c,
+                       const at::Tensor& bias_c, const at::Tensor& peephole) {
+  SumLayout layout;
+  const bool normalised_input = gain_x.numel();
+  SumOffsets o;
+  o.gain_x = layout.add(normalised_input, 4 * H);
+  o.bias_x = layout.add(normalised_input && bias_x.numel(), 4 * H);
+  o.gain_z = layout.add(gain_z.numel(), 4 * H);
+  o.gain_c = layout.add(gain_c.numel(), H);
+  o.bias_c = layout.add(bias_c.numel(), H);
+  o.peephole = layout.add(peephole.numel(), 3 * H);
+  o.width = layout.width();
+  return o;
+}
+
 // One row's step backward: dh, dc (in place) become the gradients of the state before the
-// step, less the product's share (dz W_hh, added by the driver); writes d x_proj (da) and the
-// gradient of the product's output (dz; the same array as da without layer norm) and adds to
-// the weight sums. scratch: 4H values.
+// step, less the product's share (dz W_hh, added by the driver); writes the gradients of x'
+// (da), of the input (dx; the same array as da without the input's layer norm) and of the
+// product's output (dz; the same array as da without layer norm) and adds to the weight sums.
+// scratch: 4H values.
 template <typename T>
 void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n,
                   const T* dy, T* dh, T* dc, const T* c_prev, const T* gates, const T* c_new,
                   const T* normal_z, const T* rstd_z, const T* normal_c, const T* rstd_c,
-                  const T* k, T* da, T* dz, const WeightSums<T>& sums, T* scratch) {
+                  const T* k, const T* normal_x, const T* rstd_x, T* da, T* dx, T* dz,
+                  const WeightSums<T>& sums, T* scratch) {
   const int64_t G = 4 * H;
   VECTORISE for (int64_t j = 0; j < H; ++j) dh[j] += dy[j];
   if (padded(w.mask, t, N, n)) {  // the state passed through unchanged: so does its gradient
-    VECTORISE for (int64_t j = 0; j < G; ++j) { da[j] = 0; dz[j] = 0; }
+    VECTORISE for (int64_t j = 0; j < G; ++j) { da[j] = 0; dx[j] = 0; dz[j] = 0; }
     return;
   }
   T* dh_step = scratch; T* dc_new = scratch + H; T* dk = scratch + 2 * H; T* dn = scratch + 3 * H;
@@ -213,6 +230,9 @@ void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t 
     }
     normalise_backward(dz, normal_z, *rstd_z, G);
   }
+  if (w.input.gain) {
+    normalise_input_backward(w.input, da, normal_x, *rstd_x, dx, sums.gain_x, sums.bias_x, G);
+  }
 }
 
 }  // namespace
@@ -222,8 +242,9 @@ void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t 
 std::vector<at::Tensor> lstm_loop_forward(
     const at::Tensor& x_proj, const at::Tensor& h0, const at::Tensor& c0,
     const at::Tensor& weight_hh, const at::Tensor& peephole, const at::Tensor& gain_z,
-    const at::Tensor& gain_c, const at::Tensor& bias_c, const at::Tensor& keep,
-    const at::Tensor& zoneout, const at::Tensor& mask, bool save) {
+    const at::Tensor& gain_c, const at::Tensor& bias_c, const at::Tensor& gain_x,
+    const at::Tensor& bias_x, const at::Tensor& keep, const at::Tensor& zoneout,
+    const at::Tensor& mask, bool save) {
   const int64_t T = x_proj.size(0), N = x_proj.size(1), G = x_proj.size(2), H = G / 4;
   const int64_t S = save ? T : 1;  // steps kept
   const auto options = x_proj.options();
@@ -235,10 +256,13 @@ std::vector<at::Tensor> lstm_loop_forward(
           empty_or_none(gain_z.numel(), {S, N}, x_proj),
           empty_or_none(gain_c.numel(), {S, N, H}, x_proj),
           empty_or_none(gain_c.numel(), {S, N}, x_proj),
-          at::empty({S, N, H}, options)};
+          at::empty({S, N, H}, options),
+          empty_or_none(gain_x.numel(), {S, N, G}, x_proj),
+          empty_or_none(gain_x.numel(), {S, N}, x_proj)};
   const at::Tensor weight_t = weight_hh.t().contiguous();  // (H, G): each step a plain product
   AT_DISPATCH_FLOATING_TYPES(x_proj.scalar_type(), "lstm_loop_forward", [&] {
-    const auto w = weights_of<scalar_t>(peephole, gain_z, gain_c, bias_c, keep, zoneout, mask);
+    const auto w = weights_of<scalar_t>(gain_x, bias_x, peephole, gain_z, gain_c, bias_c, keep,
+                                        zoneout, mask);
     at::Tensor z = at::empty({N, G}, options);
     auto product = [&](int64_t t, int64_t begin, int64_t end) {
       const at::Tensor& visible = s.visible;
@@ -251,7 +275,8 @@ std::vector<at::Tensor> lstm_loop_forward(
             c_prev = rows_of<scalar_t>(s.c_prev, H), gates = rows_of<scalar_t>(s.gates, G),
             c_new = rows_of<scalar_t>(s.c_new, H), normal_z = rows_of<scalar_t>(s.normal_z, G),
             rstd_z = rows_of<scalar_t>(s.rstd_z, 1), normal_c = rows_of<scalar_t>(s.normal_c, H),
-            rstd_c = rows_of<scalar_t>(s.rstd_c, 1), k = rows_of<scalar_t>(s.k, H);
+            rstd_c = rows_of<scalar_t>(s.rstd_c, 1), k = rows_of<scalar_t>(s.k, H),
+            normal_x = rows_of<scalar_t>(s.normal_x, G), rstd_x = rows_of<scalar_t>(s.rstd_x, 1);
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
       std::vector<scalar_t> scratch(G);
       const int64_t slot = save ? t : 0;
@@ -260,51 +285,58 @@ std::vector<at::Tensor> lstm_loop_forward(
         forward_row<scalar_t>(w, H, t, N, n, x_.at(row), z_.at(n), h_.at(n), c_.at(n),
                               y_.at(row), c_prev.at(kept), gates.at(kept), c_new.at(kept),
                               normal_z.at(kept), rstd_z.at(kept), normal_c.at(kept),
-                              rstd_c.at(kept), k.at(kept), scratch.data());
+                              rstd_c.at(kept), k.at(kept), normal_x.at(kept), rstd_x.at(kept),
+                              scratch.data());
       }
     };
     run_steps(T, N, true, weight_hh.numel() * weight_hh.element_size(), product, rows);
   });
-  return {y, h, c, s.visible, s.c_prev, s.gates, s.c_new, s.normal_z, s.rstd_z, s.normal_c,
-          s.rstd_c, s.k};
+  return {y,          h,          c,        s.visible,  s.c_prev, s.gates, s.c_new, s.normal_z,
+          s.rstd_z,   s.normal_c, s.rstd_c, s.k,        s.normal_x, s.rstd_x};
 }
 
-// Returns (d x_proj, d h_0, d c_0, d W_hh, d peephole, d gain_z, d gain_c, d bias_c); the
-// gradients of absent options are empty.
+// Returns (d x_proj, d h_0, d c_0, d W_hh, d peephole, d gain_z, d gain_c, d bias_c, d gain_x,
+// d bias_x); the gradients of absent options are empty.
 std::vector<at::Tensor> lstm_loop_backward(
     const at::Tensor& d_outputs, const at::Tensor& d_h, const at::Tensor& d_c,
     const at::Tensor& weight_hh, const at::Tensor& peephole, const at::Tensor& gain_z,
-    const at::Tensor& gain_c, const at::Tensor& bias_c, const at::Tensor& keep,
-    const at::Tensor& zoneout, const at::Tensor& mask, const at::Tensor& visible,
-    const at::Tensor& c_prev, const at::Tensor& gates, const at::Tensor& c_new,
-    const at::Tensor& normal_z, const at::Tensor& rstd_z, const at::Tensor& normal_c,
-    const at::Tensor& rstd_c, const at::Tensor& k) {
+    const at::Tensor& gain_c, const at::Tensor& bias_c, const at::Tensor& gain_x,
+    const at::Tensor& bias_x, const at::Tensor& keep, const at::Tensor& zoneout,
+    const at::Tensor& mask, const at::Tensor& visible, const at::Tensor& c_prev,
+    const at::Tensor& gates, const at::Tensor& c_new, const at::Tensor& normal_z,
+    const at::Tensor& rstd_z, const at::Tensor& normal_c, const at::Tensor& rstd_c,
+    const at::Tensor& k, const at::Tensor& normal_x, const at::Tensor& rstd_x) {
   const int64_t T = gates.size(0), N = gates.size(1), G = gates.size(2), H = G / 4;
   at::Tensor dh = d_h.clone(), dc = d_c.clone();
   at::Tensor da = at::empty({T, N, G}, gates.options());
-  at::Tensor dz = gain_z.numel() ? at::empty({T, N, G}, gates.options()) : da;  // dz = da without LN
+  // without layer norm on the product, or on the input, its gradient is da itself
+  at::Tensor dz = gain_z.numel() ? at::empty({T, N, G}, gates.options()) : da;
+  at::Tensor dx = gain_x.numel() ? at::empty({T, N, G}, gates.options()) : da;
   at::Tensor dy = d_outputs.contiguous();
-  const SumLayout layout(H, gain_z.numel(), gain_c.numel(), bias_c.numel(), peephole.numel());
-  const ThreadSums sums(layout.width, gates);
+  const SumOffsets offsets = sum_offsets(H, gain_x, bias_x, gain_z, gain_c, bias_c, peephole);
+  const ThreadSums sums(offsets.width, gates);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_loop_backward", [&] {
-    const auto w = weights_of<scalar_t>(peephole, gain_z, gain_c, bias_c, keep, zoneout, mask);
+    const auto w = weights_of<scalar_t>(gain_x, bias_x, peephole, gain_z, gain_c, bias_c, keep,
+                                        zoneout, mask);
     using P = RowPointer<scalar_t>;
     const P dy_ = rows_of<scalar_t>(dy, H), dh_ = rows_of<scalar_t>(dh, H),
             dc_ = rows_of<scalar_t>(dc, H), c_prev_ = rows_of<scalar_t>(c_prev, H),
             gates_ = rows_of<scalar_t>(gates, G), c_new_ = rows_of<scalar_t>(c_new, H),
             normal_z_ = rows_of<scalar_t>(normal_z, G), rstd_z_ = rows_of<scalar_t>(rstd_z, 1),
             normal_c_ = rows_of<scalar_t>(normal_c, H), rstd_c_ = rows_of<scalar_t>(rstd_c, 1),
-            k_ = rows_of<scalar_t>(k, H), da_ = rows_of<scalar_t>(da, G),
-            dz_ = rows_of<scalar_t>(dz, G);
+            k_ = rows_of<scalar_t>(k, H), normal_x_ = rows_of<scalar_t>(normal_x, G),
+            rstd_x_ = rows_of<scalar_t>(rstd_x, 1), da_ = rows_of<scalar_t>(da, G),
+            dx_ = rows_of<scalar_t>(dx, G), dz_ = rows_of<scalar_t>(dz, G);
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
       std::vector<scalar_t> scratch(4 * H);
-      const WeightSums<scalar_t> mine = layout.in(sums.mine<scalar_t>(), w);
+      const WeightSums<scalar_t> mine = offsets.in(sums.mine<scalar_t>());
       for (int64_t n = begin; n < end; ++n) {
         const int64_t row = t * N + n;
         backward_row<scalar_t>(w, H, t, N, n, dy_.at(row), dh_.at(n), dc_.at(n), c_prev_.at(row),
                                gates_.at(row), c_new_.at(row), normal_z_.at(row),
                                rstd_z_.at(row), normal_c_.at(row), rstd_c_.at(row), k_.at(row),
-                               da_.at(row), dz_.at(row), mine, scratch.data());
+                               normal_x_.at(row), rstd_x_.at(row), da_.at(row), dx_.at(row),
+                               dz_.at(row), mine, scratch.data());
       }
     };
     auto product = [&](int64_t t, int64_t begin, int64_t end) {
@@ -313,12 +345,14 @@ std::vector<at::Tensor> lstm_loop_backward(
     run_steps(T, N, false, weight_hh.numel() * weight_hh.element_size(), product, rows);
   });
   at::Tensor d_weight = at::mm(dz.view({T * N, G}).t(), visible.view({T * N, H}));
-  return {da,
+  return {dx,
           dh,
           dc,
           d_weight,
-          sums.total(layout.peephole, layout.width - layout.peephole),
-          sums.total(layout.gain_z, layout.gain_c - layout.gain_z),
-          sums.total(layout.gain_c, layout.bias_c - layout.gain_c),
-          sums.total(layout.bias_c, layout.peephole - layout.bias_c)};
+          sums.total(offsets.peephole, 3 * H),
+          sums.total(offsets.gain_z, G),
+          sums.total(offsets.gain_c, H),
+          sums.total(offsets.bias_c, H),
+          sums.total(offsets.gain_x, G),
+          sums.total(offsets.bias_x, G)};
 }
