@@ -129,15 +129,11 @@ void backward_row(const GRUWeights<T>& w, int64_t H, int64_t t, int64_t N, int64
   if (sums.bias) {
     VECTORISE for (int64_t j = 0; j < G; ++j) sums.bias[j] += db[j];
   }
-  if (w.gain_z) {
-    VECTORISE for (int64_t j = 0; j < G; ++j) {
-      sums.gain_z[j] += db[j] * normal_z[j];
-      dz[j] = db[j] * w.gain_z[j];
-    }
-    normalise_backward(dz, normal_z, *rstd_z, G);
+  if (w.gain_z) {  // b_hh, added after the norm, has its sum above
+    scaled_norm_backward<T>(w.gain_z, db, normal_z, *rstd_z, dz, sums.gain_z, nullptr, G);
   }
   if (w.input.gain) {
-    normalise_input_backward(w.input, da, normal_x, *rstd_x, dx, sums.gain_x, sums.bias_x, G);
+    scaled_norm_backward(w.input.gain, da, normal_x, *rstd_x, dx, sums.gain_x, sums.bias_x, G);
   }
 }
 

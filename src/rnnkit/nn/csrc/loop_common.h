@@ -140,17 +140,18 @@ template <typename T> ALWAYS_INLINE const T* normalise_input(const InputNorm<T>&
   return out;
 }
 
-// From da, the gradient of one row's x', writes dx, that of x W_ih^T, and adds to the sums of
-// the gain's and bias's gradients (null: absent).
-template <typename T> ALWAYS_INLINE void normalise_input_backward(
-    const InputNorm<T>& in, const T* da, const T* normal, T rstd, T* dx, T* sum_gain,
-    T* sum_bias, int64_t width) {
+// The backward pass of one row of y = gain ⊙ LN(x) + bias: from dy writes dx and adds to the
+// sums of the gain's and the bias's gradients (sum_bias null: no bias).
+template <typename T> ALWAYS_INLINE void scaled_norm_backward(const T* gain, const T* dy,
+                                                              const T* normal, T rstd, T* dx,
+                                                              T* sum_gain, T* sum_bias,
+                                                              int64_t width) {
   VECTORISE for (int64_t j = 0; j < width; ++j) {
-    sum_gain[j] += da[j] * normal[j];
-    dx[j] = da[j] * in.gain[j];
+    sum_gain[j] += dy[j] * normal[j];
+    dx[j] = dy[j] * gain[j];
   }
   if (sum_bias) {
-    VECTORISE for (int64_t j = 0; j < width; ++j) sum_bias[j] += da[j];
+    VECTORISE for (int64_t j = 0; j < width; ++j) sum_bias[j] += dy[j];
   }
   normalise_backward(dx, normal, rstd, width);
 }

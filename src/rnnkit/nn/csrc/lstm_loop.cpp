@@ -192,14 +192,7 @@ void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t 
     dk[j] = dh_step[j] * go[j] * (T(1) - k[j] * k[j]);  // gradient of tanh's argument
   }
   if (w.gain_c) {
-    VECTORISE for (int64_t j = 0; j < H; ++j) {
-      sums.gain_c[j] += dk[j] * normal_c[j];
-      dn[j] = dk[j] * w.gain_c[j];
-    }
-    if (sums.bias_c) {
-      VECTORISE for (int64_t j = 0; j < H; ++j) sums.bias_c[j] += dk[j];
-    }
-    normalise_backward(dn, normal_c, *rstd_c, H);
+    scaled_norm_backward(w.gain_c, dk, normal_c, *rstd_c, dn, sums.gain_c, sums.bias_c, H);
   } else {
     VECTORISE for (int64_t j = 0; j < H; ++j) dn[j] = dk[j];
   }
@@ -223,15 +216,11 @@ void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t 
       sums.peephole[2 * H + j] += dao[j] * c_new[j];
     }
   }
-  if (w.gain_z) {
-    VECTORISE for (int64_t j = 0; j < G; ++j) {
-      sums.gain_z[j] += da[j] * normal_z[j];
-      dz[j] = da[j] * w.gain_z[j];
-    }
-    normalise_backward(dz, normal_z, *rstd_z, G);
+  if (w.gain_z) {  // no bias after this norm: b_hh is folded into the input's
+    scaled_norm_backward<T>(w.gain_z, da, normal_z, *rstd_z, dz, sums.gain_z, nullptr, G);
   }
   if (w.input.gain) {
-    normalise_input_backward(w.input, da, normal_x, *rstd_x, dx, sums.gain_x, sums.bias_x, G);
+    scaled_norm_backward(w.input.gain, da, normal_x, *rstd_x, dx, sums.gain_x, sums.bias_x, G);
   }
 }
 
