@@ -119,8 +119,13 @@ def test_in_float32_the_compiled_loop_agrees_to_rounding(kind, name, monkeypatch
 
 
 @pytest.mark.parametrize("kind", [rnnkit.LSTM, rnnkit.GRU])
-def test_recurrent_dropout_in_training_draws_the_python_loops_mask(kind, monkeypatch):
-    layer = kind(5, 16, recurrent_dropout=0.4, dtype=torch.float64).train()
+@pytest.mark.parametrize(
+    "option", [dict(recurrent_dropout=0.4), dict(zoneout=0.3), dict(zoneout=0.3, layer_norm=True)]
+)
+def test_in_training_the_compiled_loop_draws_the_python_loops_masks(kind, option, monkeypatch):
+    """The same seed gives the same training step with or without a compiler: recurrent
+    dropout's mask and zoneout's draws come from torch's generator in the same order."""
+    layer = kind(5, 16, num_layers=2, dtype=torch.float64, **option).train()
     x = torch.randn(7, 3, 5, dtype=torch.float64)
     torch.manual_seed(3)
     compiled = layer(x)[0]
@@ -128,6 +133,24 @@ def test_recurrent_dropout_in_training_draws_the_python_loops_mask(kind, monkeyp
     torch.manual_seed(3)
     torch.testing.assert_close(compiled, layer(x)[0], atol=1e-12, rtol=1e-12)
     assert not torch.allclose(compiled, layer.eval()(x)[0])
+
+
+@pytest.mark.parametrize("kind", [rnnkit.LSTM, rnnkit.GRU])
+def test_under_inference_mode_the_compiled_loop_runs_as_under_no_grad(kind):
+    """The rows' threads run the products in the caller's inference mode (torch's
+    `at::parallel_for` does not carry it over to them)."""
+    layer = kind(5, 16, layer_norm=True, zoneout=0.2).eval()
+    x = torch.randn(7, 8, 5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.no_grad():
+            expected = layer(x)[0]
+        with torch.inference_mode():
+            got = layer(x)[0]
+    finally:
+        torch.set_num_threads(threads)
+    torch.testing.assert_close(got, expected, atol=0, rtol=0)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -68,19 +69,33 @@ def extension() -> ModuleType | None:
 
 
 def _build(openmp: list[str]) -> ModuleType:
-    """Build (or load from the cache) the extension with the flags ``openmp``; named after the
-    hash of its sources and flags, so an edited header never meets a stale build. The process
-    keeps torch's own OpenMP runtime."""
+    """Build (or load from the cache) the extension with the flags ``openmp``, saying so on
+    stderr when it has to build; named after the hash of its sources, their place and the
+    flags, so an edited header never meets a stale build. The process keeps torch's own OpenMP
+    runtime."""
     from torch.utils.cpp_extension import load
 
     capability = torch.backends.cpu.get_cpu_capability()
     flags = ["-O3", "-fno-trapping-math", "-fopenmp-simd", *openmp]
     flags += VECTOR_FLAGS.get(capability, [])
     files = sorted(SOURCES.iterdir())
-    built_from = b"".join([*(f.read_bytes() for f in files), " ".join(flags).encode()])
+    # the sources' place too: torch's build file names them by path, so checkouts sharing the
+    # cache would otherwise rebuild each other's builds
+    built_from = b"".join(
+        [*(f.read_bytes() for f in files), " ".join(flags).encode(), str(SOURCES).encode()]
+    )
     name = f"rnnkit_loops_{capability.lower()}_{hashlib.sha256(built_from).hexdigest()[:10]}"
+    if not _built(name):
+        print("rnnkit: building the compiled time loops (once, about a minute)", file=sys.stderr)
     sources = [str(f) for f in files if f.suffix == ".cpp"]
     return load(name, sources, extra_cflags=flags, extra_ldflags=openmp)
+
+
+def _built(name: str) -> bool:
+    """Whether torch's extension cache already holds the build ``name``."""
+    from torch.utils.cpp_extension import _get_build_directory
+
+    return (Path(_get_build_directory(name, verbose=False)) / f"{name}.so").is_file()
 
 
 def runs_compiled(w: CellWeights, x: Tensor) -> bool:
@@ -201,11 +216,12 @@ def _random_options(
     keep = dropout_mask(h0, recurrent_dropout) if training and recurrent_dropout else None
     q = None
     if zoneout_p:
-        width = parts * h0.shape[-1]
-        if training:
-            q = (torch.rand((*x.shape[:2], width), dtype=x.dtype) < zoneout_p).to(x.dtype)
+        steps, rows, width = x.shape[0], x.shape[1], h0.shape[-1]
+        if training:  # in the Python loop's order: each step, each state part, (N, H)
+            draws = torch.rand((steps, parts, rows, width), dtype=x.dtype) < zoneout_p
+            q = draws.to(x.dtype).transpose(1, 2).reshape(steps, rows, parts * width)
         else:
-            q = x.new_full((width,), zoneout_p)
+            q = x.new_full((parts * width,), zoneout_p)
     return _or_empty(keep, x), _or_empty(q, x)
 
 

@@ -4,6 +4,7 @@
 
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 
 #include <algorithm>
 #include <cmath>
@@ -242,8 +243,12 @@ void run_steps(int64_t T, int64_t N, bool forward, int64_t weight_bytes, const P
   const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
   const int64_t share = std::max<int64_t>(1, (N + threads - 1) / threads);
   auto step = [&](int64_t i) { return forward ? i : T - 1 - i; };
+  // the caller's inference mode, grad mode and dispatch settings, for the products the other
+  // threads run (at::parallel_for does not carry them over)
+  const at::ThreadLocalState caller;
   if (weight_bytes <= kSplitRowsBelowBytes) {
     at::parallel_for(0, N, share, [&](int64_t begin, int64_t end) {
+      const at::ThreadLocalStateGuard as_caller(caller);
       for (int64_t i = 0; i < T; ++i) {
         if (forward) product(step(i), begin, end);
         rows(step(i), begin, end);
