@@ -185,7 +185,7 @@ def _input_term(w: CellWeights, x: Tensor, fold_bias_hh: bool) -> tuple[Tensor, 
     the loop applies row by row as it reaches them (one pass over ``(T, N, G)`` fewer than
     normalising every step beforehand)."""
     if w.weight_ln_ih is None:
-        none = _or_empty(None, x)
+        none = x.new_empty(0)
         return input_projection(w, x, fold_bias_hh).contiguous(), none, none
     bias = input_bias(w, fold_bias_hh)
     product = torch.nn.functional.linear(x, w.weight_ih).contiguous()
@@ -219,7 +219,8 @@ def _random_options(
         steps, rows, width = x.shape[0], x.shape[1], h0.shape[-1]
         if training:  # in the Python loop's order: each step, each state part, (N, H)
             draws = torch.rand((steps, parts, rows, width), dtype=x.dtype) < zoneout_p
-            q = draws.to(x.dtype).transpose(1, 2).reshape(steps, rows, parts * width)
+            q = x.new_empty((steps, rows, parts * width))  # laid out (T, N, parts H) as it converts
+            q.view(steps, rows, parts, width).copy_(draws.transpose(1, 2))
         else:
             q = x.new_full((parts * width,), zoneout_p)
     return _or_empty(keep, x), _or_empty(q, x)
