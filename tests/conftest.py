@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -158,6 +162,57 @@ def sketches_of(lengths: list[int], seed: int = 0) -> np.ndarray:
         sketch[:, 2] = rng.integers(0, 2, size=length)
         array[index] = sketch
     return array
+
+
+# --- the command in other processes ----------------------------------------------------------
+BIN = Path(sys.executable).parent
+
+
+def torchrun(*args: str, timeout: float = 150) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc-per-node 2 rnnkit ARGS``, one thread per process.
+
+    A run that outlives ``timeout`` fails the test with every process's Python stacks (torchrun
+    and its workers, each in a session of its own, are sent SIGABRT with ``PYTHONFAULTHANDLER``
+    set, so each prints them), not a bare timeout: a hang, in training or at exit, says where.
+    """
+    command = [str(BIN / "torchrun"), "--standalone", "--nproc-per-node", "2", str(BIN / "rnnkit")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
+    with subprocess.Popen(
+        [*command, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            family = [process.pid, *children(process.pid)]
+            signal_all(family, signal.SIGABRT)
+            try:
+                out, err = process.communicate(timeout=30)
+            finally:
+                signal_all(family, signal.SIGKILL)
+            pytest.fail(f"torchrun ran past {timeout} s; stacks:\n{err[-20000:]}\n{out[-2000:]}")
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # "pid (name) state ppid ...": the name may hold spaces, so split after its ")"
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def signal_all(pids: list[int], number: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # it may have ended
+            os.kill(pid, number)
 
 
 # --- the command in this process ------------------------------------------------------------

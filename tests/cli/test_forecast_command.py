@@ -7,15 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 from test_classify_tag import rnnkit
 
-BIN = Path(sys.executable).parent
+from conftest import torchrun
 
 TINY = ["--set", "model.hidden_size=8", "--set", "model.num_layers=1", "--set", "train.threads=1",
         "--set", "train.max_steps=3", "--set", "data.context_length=20", "--set", "data.horizon=5",
@@ -107,15 +103,12 @@ def test_forecast_reads_a_history_with_changed_settings_and_the_right_target(tmp
 
 def test_two_torchrun_processes_train_a_forecaster(tmp_path):
     out = tmp_path / "run"
-    command = [
-        str(BIN / "torchrun"), "--standalone", "--nproc-per-node", "2", str(BIN / "rnnkit"),
+    result = torchrun(
         "train", "forecast", "--data", "builtin:load", "--out", str(out),
         "--set", "model.hidden_size=8", "--set", "model.num_layers=1", "--set", "train.threads=1",
         "--set", "train.max_steps=4", "--set", "data.context_length=24",
         "--set", "model.output=gaussian",
-    ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["step"] == 4 and metrics["test"]["windows"] == 457

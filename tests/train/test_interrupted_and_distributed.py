@@ -6,17 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
+from conftest import BIN, torchrun
 from rnnkit.checkpoint import read_metrics_log
 from rnnkit.tasks.runs import train_run
-
-BIN = Path(sys.executable).parent
 
 
 def sets(settings: list[str]) -> list[str]:
@@ -70,17 +67,7 @@ def test_two_processes_equal_one_with_the_same_global_batch(corpus, tmp_path):
     ]
     two = tmp_path / "two"
     settings = sets([*common, "train.batch_size=4"])
-    command = [
-        str(BIN / "torchrun"), "--standalone", "--nproc-per-node", "2", str(BIN / "rnnkit"),
-        "train", "lm", "--data", str(corpus), "--out", str(two), *settings,
-    ]  # fmt: skip
-    result = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+    result = torchrun("train", "lm", "--data", str(corpus), "--out", str(two), *settings)
     assert result.returncode == 0, result.stderr[-3000:]
     train_run(
         "lm", [str(corpus)], tmp_path / "one", overrides=[*common, "train.batch_size=8"], live=False
