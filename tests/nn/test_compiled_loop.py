@@ -102,6 +102,35 @@ def test_with_two_threads_each_sums_its_rows_and_the_total_is_the_same(kind, mon
 
 
 @pytest.mark.parametrize(
+    "kind, hidden, threads",
+    [
+        (rnnkit.LSTM, 256, 2),  # 1 MiB: rows split over the threads, 3 and 2 of them
+        (rnnkit.LSTM, 260, 1),  # all rows in each product
+        (rnnkit.GRU, 300, 2),
+    ],
+)
+def test_a_large_recurrent_weight_is_packed_once_and_gives_the_same(
+    kind, hidden, threads, monkeypatch
+):
+    """A float32 W_hh of 1 MiB or more is packed for MKL's product once per loop, forward and
+    backward (where torch has MKL); a thread's product of another number of rows than the
+    packing's takes at::mm. Both agree with the Python loop to float32 rounding."""
+    torch.manual_seed(0)
+    layer = kind(8, hidden, layer_norm=True).eval()
+    x = torch.randn(6, 5, 8)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.profiler.profile() as profile:
+            compare(layer, x, torch.tensor([6, 2, 5, 6, 3]), monkeypatch, tolerance=5e-5)
+    finally:
+        torch.set_num_threads(previous)
+    ran = {event.name for event in profile.events()}
+    if torch.backends.mkl.is_available():
+        assert {"mkl::_mkl_reorder_linear_weight", "mkl::_mkl_linear"} <= ran
+
+
+@pytest.mark.parametrize(
     "kind, name",
     [
         (rnnkit.LSTM, "layer-norm"),

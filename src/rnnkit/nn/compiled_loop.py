@@ -5,9 +5,11 @@ The Python loop runs some twenty tensor operations per step forward and as many 
 backward; at the sizes RNNs are trained on a CPU, their overhead outweighs the arithmetic. The
 compiled loop does one matrix product and one fused pass over the rows per step, in both
 directions, with a hand-derived backward pass (checked against autograd through the Python
-loop in the tests). The rows are split over torch's threads; the layer norm of the input
-projection is applied row by row as the loop reaches it; dW_hh is summed after the loop in one
-product, the other weights' gradients per thread during it.
+loop in the tests). A W_hh of 1 MiB or more in float32 is packed once per loop for MKL's
+product, where torch has MKL, rather than at every step's. The rows are split over torch's
+threads; the layer norm of the input projection is applied row by row as the loop reaches it;
+dW_hh is summed after the loop in one product, the other weights' gradients per thread during
+it.
 
 It covers every option of rnnkit's LSTM and GRU that torch's kernels lack — layer norm,
 peepholes (LSTM), zoneout, recurrent dropout, padding — in float32 and float64, without a

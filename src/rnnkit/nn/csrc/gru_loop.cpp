@@ -156,12 +156,13 @@ std::vector<at::Tensor> gru_loop_forward(
   at::Tensor rstd_z = empty_or_none(layer_norm, {S, N}, x_proj);
   at::Tensor normal_x = empty_or_none(gain_x.numel(), {S, N, G}, x_proj);
   at::Tensor rstd_x = empty_or_none(gain_x.numel(), {S, N}, x_proj);
-  const at::Tensor weight_t = weight_hh.t().contiguous();  // (H, G): each step a plain product
+  const int64_t weight_bytes = weight_hh.numel() * weight_hh.element_size();
+  const StepProduct weight(weight_hh, rows_per_product(N, weight_bytes));
   AT_DISPATCH_FLOATING_TYPES(x_proj.scalar_type(), "gru_loop_forward", [&] {
     const auto w = gru_weights_of<scalar_t>(bias_hh, gain_z, gain_x, bias_x, keep, zoneout, mask);
     at::Tensor z = at::empty({N, G}, x_proj.options());
     auto product = [&](int64_t t, int64_t begin, int64_t end) {
-      recurrent_product(h, keep, visible.numel() ? visible[save ? t : 0] : visible, weight_t, z,
+      recurrent_product(h, keep, visible.numel() ? visible[save ? t : 0] : visible, weight, z,
                         begin, end);
     };
     using P = RowPointer<scalar_t>;
@@ -184,7 +185,7 @@ std::vector<at::Tensor> gru_loop_forward(
                               scratch.data());
       }
     };
-    run_steps(T, N, true, weight_hh.numel() * weight_hh.element_size(), product, rows);
+    run_steps(T, N, true, weight_bytes, product, rows);
   });
   return {y, h, visible, gates, b_n, normal_z, rstd_z, normal_x, rstd_x};
 }
@@ -197,6 +198,9 @@ std::vector<at::Tensor> gru_loop_backward(
     const at::Tensor& b_n, const at::Tensor& normal_z, const at::Tensor& rstd_z,
     const at::Tensor& normal_x, const at::Tensor& rstd_x) {
   const int64_t T = gates.size(0), N = gates.size(1), G = gates.size(2), H = G / 3;
+  const int64_t weight_bytes = weight_hh.numel() * weight_hh.element_size();
+  // d h_{t-1} = dz_t W_hh, a product with the transpose of W_hh^T
+  const StepProduct weight_t(weight_hh.t(), rows_per_product(N, weight_bytes));
   const bool normalised_input = gain_x.numel();
   at::Tensor dh = d_h.clone();
   at::Tensor da = at::empty({T, N, G}, gates.options());
@@ -231,9 +235,9 @@ std::vector<at::Tensor> gru_loop_backward(
       }
     };
     auto product = [&](int64_t t, int64_t begin, int64_t end) {
-      recurrent_product_backward(dh, dz[t], weight_hh, keep, begin, end);
+      recurrent_product_backward(dh, dz[t], weight_t, keep, begin, end);
     };
-    run_steps(T, N, false, weight_hh.numel() * weight_hh.element_size(), product, rows);
+    run_steps(T, N, false, weight_bytes, product, rows);
   });
   at::Tensor d_weight = at::mm(dz.view({T * N, G}).t(), visible.view({T * N, H}));
   return {dx,

@@ -248,14 +248,15 @@ std::vector<at::Tensor> lstm_loop_forward(
           at::empty({S, N, H}, options),
           empty_or_none(gain_x.numel(), {S, N, G}, x_proj),
           empty_or_none(gain_x.numel(), {S, N}, x_proj)};
-  const at::Tensor weight_t = weight_hh.t().contiguous();  // (H, G): each step a plain product
+  const int64_t weight_bytes = weight_hh.numel() * weight_hh.element_size();
+  const StepProduct weight(weight_hh, rows_per_product(N, weight_bytes));
   AT_DISPATCH_FLOATING_TYPES(x_proj.scalar_type(), "lstm_loop_forward", [&] {
     const auto w = weights_of<scalar_t>(gain_x, bias_x, peephole, gain_z, gain_c, bias_c, keep,
                                         zoneout, mask);
     at::Tensor z = at::empty({N, G}, options);
     auto product = [&](int64_t t, int64_t begin, int64_t end) {
       const at::Tensor& visible = s.visible;
-      recurrent_product(h, keep, visible.numel() ? visible[save ? t : 0] : visible, weight_t, z,
+      recurrent_product(h, keep, visible.numel() ? visible[save ? t : 0] : visible, weight, z,
                         begin, end);
     };
     using P = RowPointer<scalar_t>;
@@ -278,7 +279,7 @@ std::vector<at::Tensor> lstm_loop_forward(
                               scratch.data());
       }
     };
-    run_steps(T, N, true, weight_hh.numel() * weight_hh.element_size(), product, rows);
+    run_steps(T, N, true, weight_bytes, product, rows);
   });
   return {y,          h,          c,        s.visible,  s.c_prev, s.gates, s.c_new, s.normal_z,
           s.rstd_z,   s.normal_c, s.rstd_c, s.k,        s.normal_x, s.rstd_x};
@@ -296,6 +297,9 @@ std::vector<at::Tensor> lstm_loop_backward(
     const at::Tensor& rstd_z, const at::Tensor& normal_c, const at::Tensor& rstd_c,
     const at::Tensor& k, const at::Tensor& normal_x, const at::Tensor& rstd_x) {
   const int64_t T = gates.size(0), N = gates.size(1), G = gates.size(2), H = G / 4;
+  const int64_t weight_bytes = weight_hh.numel() * weight_hh.element_size();
+  // d h_{t-1} = dz_t W_hh, a product with the transpose of W_hh^T
+  const StepProduct weight_t(weight_hh.t(), rows_per_product(N, weight_bytes));
   at::Tensor dh = d_h.clone(), dc = d_c.clone();
   at::Tensor da = at::empty({T, N, G}, gates.options());
   // without layer norm on the product, or on the input, its gradient is da itself
@@ -329,9 +333,9 @@ std::vector<at::Tensor> lstm_loop_backward(
       }
     };
     auto product = [&](int64_t t, int64_t begin, int64_t end) {
-      recurrent_product_backward(dh, dz[t], weight_hh, keep, begin, end);
+      recurrent_product_backward(dh, dz[t], weight_t, keep, begin, end);
     };
-    run_steps(T, N, false, weight_hh.numel() * weight_hh.element_size(), product, rows);
+    run_steps(T, N, false, weight_bytes, product, rows);
   });
   at::Tensor d_weight = at::mm(dz.view({T * N, G}).t(), visible.view({T * N, H}));
   return {dx,
