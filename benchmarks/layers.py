@@ -3,9 +3,12 @@
 For each hidden size H (input size H, batch B, T steps) every rnnkit layer is timed next to
 its reference — the torch.nn layer of the same type, or torch.nn.LSTM for the variants torch
 lacks — and reported as throughput in tokens/s and as the ratio of rnnkit's time to the
-reference's (1.00 = as fast; 2.00 = half as fast).
+reference's (1.00 = as fast; 2.00 = half as fast). With ``--rounds R`` the whole sweep runs R
+times and each cell gives the median of the R ratios, and their range: the machine's slow
+spells outlast one sweep's interleaved repeats.
 
     python benchmarks/layers.py                     # B=64, T=100, H in 128 256 512
+    python benchmarks/layers.py --rounds 3          # three sweeps, median and range of each
     python benchmarks/layers.py --hidden 256 --repeats 3 --threads 1
     python benchmarks/layers.py --python-loop       # the LSTM and GRU loops in Python, not compiled
 """
@@ -14,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -64,13 +69,13 @@ def runner(layer: nn.Module, x: torch.Tensor, mode: str) -> Callable[[], None]:
     return train if mode == "train" else infer
 
 
-def measure(hidden: int, batch: int, steps: int, repeats: int) -> list[dict[str, object]]:
+def measure(hidden: int, batch: int, steps: int, repeats: int) -> list[dict[str, Any]]:
     """Time every candidate and every reference at one hidden size, all interleaved."""
     torch.manual_seed(0)
     x = torch.randn(steps, batch, hidden)
     layers = {name: make(hidden) for name, make in REFERENCES.items()}
     layers |= {name: make(hidden) for name, (make, _) in CANDIDATES.items()}
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for mode in MODES:
         runners = [runner(m, x, mode) for m in layers.values()]
         times = dict(zip(layers, interleaved_times(runners, repeats), strict=True))
@@ -89,12 +94,37 @@ def measure(hidden: int, batch: int, steps: int, repeats: int) -> list[dict[str,
     return rows
 
 
-def table(rows: list[dict[str, object]], mode: str, hidden_sizes: list[int]) -> list[list[object]]:
+def combine(sweeps: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The sweeps' rows cell by cell: the median of their time ratios (each round's in
+    ``time_ratio_rounds``) and the best tokens/s."""
+    rows = []
+    for cells in zip(*sweeps, strict=True):
+        ratios = [cell["time_ratio"] for cell in cells]
+        rows.append(
+            cells[0]
+            | {
+                "time_ratio": statistics.median(ratios),
+                "time_ratio_rounds": ratios,
+                "tokens_per_s": max(cell["tokens_per_s"] for cell in cells),
+                "reference_tokens_per_s": max(cell["reference_tokens_per_s"] for cell in cells),
+            }
+        )
+    return rows
+
+
+def shown_ratio(row: dict[str, Any]) -> str:
+    """``1.05``, or with several rounds ``1.05 (0.97-1.12)``: the median and the range."""
+    rounds = row["time_ratio_rounds"]
+    spread = f" ({min(rounds):.2f}-{max(rounds):.2f})" if len(rounds) > 1 else ""
+    return f"{row['time_ratio']:.2f}{spread}"
+
+
+def table(rows: list[dict[str, Any]], mode: str, hidden_sizes: list[int]) -> list[list[object]]:
     """One table row per layer: its time ratio, then its tokens/s, at each hidden size."""
     cell = {(r["layer"], r["hidden"]): r for r in rows if r["mode"] == mode}
     return [
         [name, f"torch.nn.{reference}"]
-        + [cell[name, h]["time_ratio"] for h in hidden_sizes]
+        + [shown_ratio(cell[name, h]) for h in hidden_sizes]
         + [f"{cell[name, h]['tokens_per_s']:,.0f}" for h in hidden_sizes]
         for name, (_, reference) in CANDIDATES.items()
     ]
@@ -108,6 +138,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=11)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="whole sweeps; each cell is their median ratio"
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     parser.add_argument(
         "--python-loop", action="store_true", help="run the LSTM and GRU time loops in Python"
@@ -118,19 +151,24 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.python_loop:
         os.environ[SWITCH] = "0"
-    rows = [row for h in args.hidden for row in measure(h, args.batch, args.steps, args.repeats)]
+    sweeps = [
+        [row for h in args.hidden for row in measure(h, args.batch, args.steps, args.repeats)]
+        for _ in range(args.rounds)
+    ]
+    rows = combine(sweeps)
     columns = ["layer", "reference", *(f"ratio H={h}" for h in args.hidden)]
     columns += [f"tok/s H={h}" for h in args.hidden]
     for mode in MODES:
         title = (
             f"{mode}: B={args.batch}, T={args.steps}; median time / reference time "
-            "(lower is faster), best tokens/s"
+            f"(lower is faster){' over rounds (range)' if args.rounds > 1 else ''}, best tokens/s"
         )
         print_table(title, columns, table(rows, mode, args.hidden))
     settings = {
         "batch": args.batch,
         "steps": args.steps,
         "repeats": args.repeats,
+        "rounds": args.rounds,
         "threads": torch.get_num_threads(),
         "time_loops": "python" if args.python_loop else "compiled",
     }
