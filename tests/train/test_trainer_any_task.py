@@ -41,11 +41,17 @@ def test_the_logged_train_loss_is_the_mean_since_the_previous_evaluation(regress
     assert logged == pytest.approx([math.fsum(w) / len(w) for w in windows], rel=1e-12)
 
 
-def test_resumed_in_the_middle_of_an_epoch_equals_uninterrupted(regression_task, tmp_path):
-    # 10 batches per epoch: stopped at step 12, an evaluation, in the middle of epoch 2
-    settings = ("train.epochs=3", "train.batch_size=8", "train.eval_every=4")
+@pytest.mark.parametrize(
+    "evaluations, stop",
+    [(["train.eval_every=4"], 12), ([], 10)],
+    ids=["middle-of-an-epoch", "end-of-an-epoch"],
+)
+def test_a_resumed_run_equals_an_uninterrupted_one(regression_task, tmp_path, evaluations, stop):
+    # 10 batches per epoch: stopped at step 12, an evaluation, in the middle of epoch 2, or at
+    # step 10, the end of epoch 1, evaluated once (not again as the resumed run ends the epoch)
+    settings = ("train.epochs=3", "train.batch_size=8", *evaluations)
     fit(regression_task(*settings), tmp_path / "straight")
-    fit(regression_task(*settings, "train.max_steps=12"), tmp_path / "resumed")
+    fit(regression_task(*settings, f"train.max_steps={stop}"), tmp_path / "resumed")
     resume_from = load_checkpoint(tmp_path / "resumed" / LAST_DIR)
     fit(regression_task(*settings), tmp_path / "resumed", resume_from=resume_from)
     straight = load_file(tmp_path / "straight" / LAST_DIR / "model.safetensors")

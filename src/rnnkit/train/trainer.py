@@ -236,7 +236,8 @@ class Trainer:
             if self._should_stop():
                 return carry
         position.epoch, position.batch = position.epoch + 1, 0
-        if self.config.eval_every is None:
+        # not again where the epoch's last step was evaluated (a run resumed at its end)
+        if self.config.eval_every is None and position.step > self.evaluated_at:
             self._evaluate(model, None, meter, progress)
         return None
 
