@@ -8,6 +8,7 @@ import torch
 import rnnkit
 from rnnkit.nn import compiled_loop
 from rnnkit.nn.cells import GRUCell, LSTMCell
+from rnnkit.nn.zoneout_draws import LEVELS, ZoneoutDraws
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -212,9 +213,17 @@ def _leaf(*shape, scale=1.0):
     return (torch.randn(*shape, **DOUBLE) * scale).requires_grad_()
 
 
-def test_the_hand_derived_backward_pass_matches_finite_differences():
-    """gradcheck of every option at once, with a fixed recurrent-dropout mask, zoneout weights
-    and padding, in float64."""
+def _zoneout(drawn: bool, parts: int, hidden: int) -> torch.Tensor:
+    """The loop's zoneout argument: the keys of training's draws, or evaluation's row of p."""
+    if drawn:
+        return ZoneoutDraws(12345, 678, int(0.4 * LEVELS), ()).as_tensor()
+    return torch.full((parts * hidden,), 0.3, **DOUBLE)
+
+
+@pytest.mark.parametrize("drawn", [True, False], ids=["zoneout-drawn", "zoneout-expectation"])
+def test_the_hand_derived_backward_pass_matches_finite_differences(drawn):
+    """gradcheck of every option at once, with a fixed recurrent-dropout mask, zoneout (drawn
+    in training, its expectation in evaluation) and padding, in float64."""
     torch.manual_seed(0)
     steps, rows, hidden = 4, 3, 5
     inputs = (
@@ -230,7 +239,7 @@ def test_the_hand_derived_backward_pass_matches_finite_differences():
         _leaf(4 * hidden),  # and the input bias
     )
     keep = torch.bernoulli(torch.full((rows, hidden), 0.7, **DOUBLE)) / 0.7
-    zoneout = torch.rand(steps, rows, 2 * hidden, **DOUBLE)
+    zoneout = _zoneout(drawn, 2, hidden)
     mask = (torch.arange(steps)[:, None] < torch.tensor([4, 2, 3])).to(torch.uint8)
 
     def loop(*tensors):
@@ -239,7 +248,8 @@ def test_the_hand_derived_backward_pass_matches_finite_differences():
     assert torch.autograd.gradcheck(loop, inputs)
 
 
-def test_the_hand_derived_gru_backward_pass_matches_finite_differences():
+@pytest.mark.parametrize("drawn", [True, False], ids=["zoneout-drawn", "zoneout-expectation"])
+def test_the_hand_derived_gru_backward_pass_matches_finite_differences(drawn):
     """As above for the GRU: layer norm, bias, recurrent dropout, zoneout and padding."""
     torch.manual_seed(0)
     steps, rows, hidden = 4, 3, 5
@@ -253,7 +263,7 @@ def test_the_hand_derived_gru_backward_pass_matches_finite_differences():
         _leaf(3 * hidden),  # and the input bias
     )
     keep = torch.bernoulli(torch.full((rows, hidden), 0.7, **DOUBLE)) / 0.7
-    zoneout = torch.rand(steps, rows, hidden, **DOUBLE)
+    zoneout = _zoneout(drawn, 1, hidden)
     mask = (torch.arange(steps)[:, None] < torch.tensor([4, 2, 3])).to(torch.uint8)
 
     def loop(*tensors):

@@ -35,6 +35,7 @@ from torch import Tensor
 from rnnkit.nn.native import transform_without_rule
 from rnnkit.nn.recurrent_cell import CellWeights, State, input_bias, input_projection
 from rnnkit.nn.time_loop import dropout_mask
+from rnnkit.nn.zoneout_draws import ZoneoutDraws
 
 SOURCES = Path(__file__).parent / "csrc"
 SWITCH = "RNNKIT_COMPILED_LOOP"
@@ -212,20 +213,17 @@ def _random_options(
     zoneout_p: float,
     training: bool,
 ) -> tuple[Tensor, Tensor]:
-    """Recurrent dropout's mask ``keep`` ``(N, H)`` (training only) and zoneout's
-    keep-the-old-value weights ``q`` of the ``parts`` state tensors side by side: drawn
-    ``(T, N, parts H)`` in training, one row of ``p`` ``(parts H,)`` in evaluation."""
+    """Recurrent dropout's mask ``keep`` ``(N, H)`` (training only) and zoneout's: in training
+    the keys of its draws (`ZoneoutDraws.as_tensor`: the loop draws as it goes), in evaluation
+    one row of ``p`` ``(parts H,)``, the weight of the previous state. Drawn from torch's
+    generator in the Python loop's order, so a seed gives the same training in both."""
     keep = dropout_mask(h0, recurrent_dropout) if training and recurrent_dropout else None
-    q = None
-    if zoneout_p:
-        steps, rows, width = x.shape[0], x.shape[1], h0.shape[-1]
-        if training:  # in the Python loop's order: each step, each state part, (N, H)
-            draws = torch.rand((steps, parts, rows, width), dtype=x.dtype) < zoneout_p
-            q = x.new_empty((steps, rows, parts * width))  # laid out (T, N, parts H) as it converts
-            q.view(steps, rows, parts, width).copy_(draws.transpose(1, 2))
-        else:
-            q = x.new_full((parts * width,), zoneout_p)
-    return _or_empty(keep, x), _or_empty(q, x)
+    zoneout = None
+    if zoneout_p and training:
+        zoneout = ZoneoutDraws.draw(zoneout_p, (h0,) * parts).as_tensor()
+    elif zoneout_p:
+        zoneout = x.new_full((parts * h0.shape[-1],), zoneout_p)
+    return _or_empty(keep, x), _or_empty(zoneout, x)
 
 
 def _refuse_create_graph() -> None:

@@ -7,8 +7,8 @@ options torch's kernels lack:
 * recurrent (variational) dropout (Gal & Ghahramani 2016): ``h_{t-1}`` is multiplied by one
   dropout mask per sequence, the same at every step, before it enters the recurrence;
 * zoneout (Krueger et al. 2017): in training each state unit keeps its previous value with
-  probability ``p``, drawn afresh at every step; in evaluation the state is the expectation
-  ``p ⊙ s_{t-1} + (1 - p) ⊙ s_t``;
+  probability ``p``, drawn afresh at every step (`rnnkit.nn.zoneout_draws`); in evaluation the
+  state is the expectation ``p ⊙ s_{t-1} + (1 - p) ⊙ s_t``;
 * padding: where ``mask`` is False the state is carried over unchanged, so a sequence's final
   state is its state at its own last step.
 """
@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.nn.recurrent_cell import CellWeights, State
+from rnnkit.nn.zoneout_draws import ZoneoutDraws
 
 Step = Callable[[CellWeights, Tensor, State], State]
 # a loop with its step bound: (w, x_proj, state, *, mask, recurrent_dropout, zoneout_p, training)
@@ -34,12 +35,11 @@ def dropout_mask(like: Tensor, p: float) -> Tensor:
     return keep if p == 1 else keep.div_(1.0 - p)
 
 
-def zoneout(new: State, old: State, p: float, training: bool) -> State:
-    """Keep each unit of ``old`` with probability ``p`` (training) or mix in expectation."""
-    if training:
-        return tuple(
-            torch.where(torch.rand_like(n) < p, o, n) for n, o in zip(new, old, strict=True)
-        )
+def zoneout(new: State, old: State, p: float, keeps: State | None) -> State:
+    """Keep the units of ``old`` where ``keeps`` (one bool tensor per state tensor) is True
+    (training), or mix in expectation with weight ``p`` (``keeps`` None: evaluation)."""
+    if keeps is not None:
+        return tuple(torch.where(k, o, n) for n, o, k in zip(new, old, keeps, strict=True))
     return tuple(torch.lerp(n, o, p) for n, o in zip(new, old, strict=True))
 
 
@@ -71,13 +71,17 @@ def time_loop(
         ``t`` (the carried-over state at padded positions).
     """
     keep = dropout_mask(state[0], recurrent_dropout) if training and recurrent_dropout else None
+    draws = None
+    if training and zoneout_p:
+        draws = ZoneoutDraws.draw(zoneout_p, state)
     outputs = []
     # unbind, not x_proj[t]: the backward of T selects would build T full-size gradients
     for t, x_t in enumerate(x_proj.unbind(0)):
         visible = state if keep is None else (state[0] * keep, *state[1:])
         new = step(w, x_t, visible)
         if zoneout_p:
-            new = zoneout(new, state, zoneout_p, training)
+            keeps = None if draws is None else draws.keeps(t, x_t.device)
+            new = zoneout(new, state, zoneout_p, keeps)
         if mask is not None:
             new = tuple(torch.where(mask[t], n, s) for n, s in zip(new, state, strict=True))
         state = new

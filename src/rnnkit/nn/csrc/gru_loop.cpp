@@ -39,12 +39,12 @@ template <typename T> GRUWeights<T> gru_weights_of(
     const at::Tensor& bias_x, const at::Tensor& keep, const at::Tensor& zoneout,
     const at::Tensor& mask) {
   return {input_norm_of<T>(gain_x, bias_x), data_or_null<T>(bias), data_or_null<T>(gain_z), data_or_null<T>(keep),
-          zoneout_of<T>(zoneout), mask.numel() ? mask.data_ptr<uint8_t>() : nullptr};
+          zoneout_of<T>(zoneout, 1), mask.numel() ? mask.data_ptr<uint8_t>() : nullptr};
 }
 
 // One row's step: h (in place) and its output y; keeps the gates r, u, n, b_n and, with layer
 // norm, LN(z), LN(x) and their 1 / std. ``v`` may be ``h`` itself (no recurrent dropout).
-// scratch: 2G values.
+// scratch: 2G + H values.
 template <typename T>
 void forward_row(const GRUWeights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n,
                  const T* x_proj, const T* z, const T* v, T* h, T* y, T* gates, T* b_n,
@@ -71,7 +71,7 @@ void forward_row(const GRUWeights<T>& w, int64_t H, int64_t t, int64_t N, int64_
     b_n[j] = b[2 * H + j];
     nn[j] = tanh_(x[2 * H + j] + r[j] * b[2 * H + j]);
   }
-  if (const T* q = w.zoneout.at(t, N, n)) {
+  if (const T* q = w.zoneout.at(t, N, n, H, scratch + 2 * G)) {
     VECTORISE for (int64_t j = 0; j < H; ++j) {
       const T h_new = nn[j] + u[j] * (v[j] - nn[j]);
       h[j] = q[j] * h[j] + (T(1) - q[j]) * h_new;  // q = 1 keeps h exactly
@@ -96,7 +96,7 @@ template <typename T> struct WeightSums {
 // One row's step backward: dh (in place) becomes the gradient of the state before the step,
 // less the product's share (dz W_hh, added by the driver); writes the gradients of x' (da), of
 // the input (dx; the same array as da without the input's layer norm) and of the product's
-// output (dz) and adds to the weight sums. scratch: 4H values.
+// output (dz) and adds to the weight sums. scratch: 5H values.
 template <typename T>
 void backward_row(const GRUWeights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n,
                   const T* dy, T* dh, const T* v, const T* gates, const T* b_n,
@@ -110,7 +110,7 @@ void backward_row(const GRUWeights<T>& w, int64_t H, int64_t t, int64_t N, int64
   }
   T* dh_step = scratch;
   T* db = w.gain_z ? scratch + H : dz;  // the gradient of b; without layer norm, dz itself
-  if (const T* q = w.zoneout.at(t, N, n)) {  // the share q goes to the previous state directly
+  if (const T* q = w.zoneout.at(t, N, n, H, scratch + 4 * H)) {  // the share q goes to the previous state directly
     VECTORISE for (int64_t j = 0; j < H; ++j) { dh_step[j] = (T(1) - q[j]) * dh[j]; dh[j] *= q[j]; }
   } else {
     VECTORISE for (int64_t j = 0; j < H; ++j) { dh_step[j] = dh[j]; dh[j] = 0; }
@@ -173,7 +173,7 @@ std::vector<at::Tensor> gru_loop_forward(
             rstd_z_ = rows_of<scalar_t>(rstd_z, 1), normal_x_ = rows_of<scalar_t>(normal_x, G),
             rstd_x_ = rows_of<scalar_t>(rstd_x, 1);
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
-      std::vector<scalar_t> scratch(2 * G);
+      std::vector<scalar_t> scratch(2 * G + H);
       const int64_t slot = save ? t : 0;
       for (int64_t n = begin; n < end; ++n) {
         const int64_t row = t * N + n, kept = slot * N + n;
@@ -222,7 +222,7 @@ std::vector<at::Tensor> gru_loop_backward(
             rstd_x_ = rows_of<scalar_t>(rstd_x, 1), da_ = rows_of<scalar_t>(da, G),
             dx_ = rows_of<scalar_t>(dx, G), dz_ = rows_of<scalar_t>(dz, G);
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
-      std::vector<scalar_t> scratch(4 * H);
+      std::vector<scalar_t> scratch(5 * H);
       scalar_t* row_sums = sums.mine<scalar_t>();
       const WeightSums<scalar_t> mine{at_offset(row_sums, bias), at_offset(row_sums, gain),
                                       at_offset(row_sums, gain_in), at_offset(row_sums, bias_in)};

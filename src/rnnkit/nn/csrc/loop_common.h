@@ -95,21 +95,51 @@ inline at::Tensor empty_or_none(bool wanted, at::IntArrayRef shape, const at::Te
   return wanted ? at::empty(shape, like.options()) : at::empty({0}, like.options());
 }
 
-// Zoneout's keep-the-old-value weights q, one pointer per row and step: drawn in training,
-// (T, N, width); in evaluation one row of p, (width), the same for every row and step.
+// The 32-bit integer hash "lowbias32" (C. Wellons, "Prospecting for hash functions", 2018).
+ALWAYS_INLINE uint32_t lowbias32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  return x ^ (x >> 16);
+}
+
+// Zoneout's keep-the-old-value weights q of one row at one step, h's units then c's (LSTM): in
+// evaluation one row of p, the same for every row and step; in training 0 or 1, drawn where
+// they are used from the counter-based hash of rnnkit/nn/zoneout_draws.py, which the Python
+// loop computes too: unit i of the step's (parts, N, H) block keeps its value at step t where
+// L(L(i ^ k1) ^ L(k2 + t)) >> 8 < threshold.
 template <typename T> struct Zoneout {
-  const T* q = nullptr;  // null: no zoneout
-  bool per_step = false;
-  int64_t width = 0;
-  ALWAYS_INLINE const T* at(int64_t t, int64_t N, int64_t n) const {
-    if (!q) return nullptr;
-    return per_step ? q + (t * N + n) * width : q;
+  const T* p = nullptr;  // evaluation: (parts H); null and not drawn: no zoneout
+  bool drawn = false;
+  uint32_t key = 0, step_key = 0, threshold = 0;  // k1, k2, floor(p 2^24)
+  int64_t parts = 0;
+
+  // q of row n of N (H units per part) at step t; in training written into ``buffer``
+  // (parts H values)
+  ALWAYS_INLINE const T* at(int64_t t, int64_t N, int64_t n, int64_t H, T* buffer) const {
+    if (!drawn) return p;
+    const uint32_t step = lowbias32(step_key + static_cast<uint32_t>(t));
+    for (int64_t part = 0; part < parts; ++part) {
+      const uint32_t first = static_cast<uint32_t>((part * N + n) * H);
+      T* q = buffer + part * H;
+      VECTORISE for (int64_t j = 0; j < H; ++j) {
+        const uint32_t unit = first + static_cast<uint32_t>(j);
+        q[j] = lowbias32(lowbias32(unit ^ key) ^ step) >> 8 < threshold ? T(1) : T(0);
+      }
+    }
+    return buffer;
   }
 };
 
-template <typename T> Zoneout<T> zoneout_of(const at::Tensor& zoneout) {
+// From the loop's zoneout argument: empty (none), p's row (evaluation) or the int64 keys
+// (k1, k2, threshold) (training), for ``parts`` state tensors.
+template <typename T> Zoneout<T> zoneout_of(const at::Tensor& zoneout, int64_t parts) {
   if (!zoneout.numel()) return {};
-  return {zoneout.data_ptr<T>(), zoneout.dim() == 3, zoneout.size(-1)};
+  if (zoneout.scalar_type() != at::kLong) return {zoneout.data_ptr<T>()};
+  const int64_t* k = zoneout.data_ptr<int64_t>();
+  return {nullptr, true, static_cast<uint32_t>(k[0]), static_cast<uint32_t>(k[1]),
+          static_cast<uint32_t>(k[2]), parts};
 }
 
 // out = gain ⊙ normal + bias (no bias: null).

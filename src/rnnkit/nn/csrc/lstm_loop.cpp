@@ -46,7 +46,7 @@ template <typename T> Weights<T> weights_of(
     const at::Tensor& keep, const at::Tensor& zoneout, const at::Tensor& mask) {
   return {input_norm_of<T>(gain_x, bias_x),
           data_or_null<T>(peephole), data_or_null<T>(gain_z), data_or_null<T>(gain_c),
-          data_or_null<T>(bias_c),   data_or_null<T>(keep),   zoneout_of<T>(zoneout),
+          data_or_null<T>(bias_c),   data_or_null<T>(keep),   zoneout_of<T>(zoneout, 2),
           mask.numel() ? mask.data_ptr<uint8_t>() : nullptr};
 }
 
@@ -55,13 +55,16 @@ struct Saved {
   at::Tensor visible, c_prev, gates, c_new, normal_z, rstd_z, normal_c, rstd_c, k, normal_x, rstd_x;
 };
 
+// One row's step: h, c (in place) and its output y; keeps what the backward pass needs.
+// scratch: 6H values.
 template <typename T>
 void forward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n,
                  const T* x_proj, const T* z, T* h, T* c, T* y, T* c_prev, T* gates, T* c_new,
                  T* normal_z, T* rstd_z, T* normal_c, T* rstd_c, T* k_out, T* normal_x,
-                 T* rstd_x, T* a) {
+                 T* rstd_x, T* scratch) {
   const int64_t G = 4 * H;
-  const T* x = normalise_input(w.input, x_proj, normal_x, rstd_x, a, G);  // x' (a: scratch)
+  T* a = scratch;  // x' when normalised
+  const T* x = normalise_input(w.input, x_proj, normal_x, rstd_x, a, G);
   if (w.gain_z) {
     rstd_z[0] = normalise(z, normal_z, G);
     VECTORISE for (int64_t j = 0; j < G; ++j) a[j] = x[j] + w.gain_z[j] * normal_z[j];
@@ -96,7 +99,7 @@ void forward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n
   } else {
     VECTORISE for (int64_t j = 0; j < H; ++j) k_out[j] = tanh_(c_new[j]);
   }
-  const T* q = w.zoneout.at(t, N, n);
+  const T* q = w.zoneout.at(t, N, n, H, scratch + G);
   if (padded(w.mask, t, N, n)) {  // past the row's length: the state is carried over
     VECTORISE for (int64_t j = 0; j < H; ++j) y[j] = h[j];
   } else if (q) {
@@ -154,7 +157,7 @@ SumOffsets sum_offsets(int64_t H, const at::Tensor& gain_x, const at::Tensor& bi
 // step, less the product's share (dz W_hh, added by the driver); writes the gradients of x'
 // (da), of the input (dx; the same array as da without the input's layer norm) and of the
 // product's output (dz; the same array as da without layer norm) and adds to the weight sums.
-// scratch: 4H values.
+// scratch: 6H values.
 template <typename T>
 void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t n,
                   const T* dy, T* dh, T* dc, const T* c_prev, const T* gates, const T* c_new,
@@ -168,7 +171,7 @@ void backward_row(const Weights<T>& w, int64_t H, int64_t t, int64_t N, int64_t 
     return;
   }
   T* dh_step = scratch; T* dc_new = scratch + H; T* dk = scratch + 2 * H; T* dn = scratch + 3 * H;
-  const T* q = w.zoneout.at(t, N, n);
+  const T* q = w.zoneout.at(t, N, n, H, scratch + 4 * H);
   const T* gi = gates; const T* gf = gates + H; const T* gg = gates + 2 * H;
   const T* go = gates + 3 * H;
   T* dai = da; T* daf = da + H; T* dag = da + 2 * H; T* dao = da + 3 * H;
@@ -268,7 +271,7 @@ std::vector<at::Tensor> lstm_loop_forward(
             rstd_c = rows_of<scalar_t>(s.rstd_c, 1), k = rows_of<scalar_t>(s.k, H),
             normal_x = rows_of<scalar_t>(s.normal_x, G), rstd_x = rows_of<scalar_t>(s.rstd_x, 1);
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
-      std::vector<scalar_t> scratch(G);
+      std::vector<scalar_t> scratch(6 * H);
       const int64_t slot = save ? t : 0;
       for (int64_t n = begin; n < end; ++n) {
         const int64_t row = t * N + n, kept = slot * N + n;
@@ -321,7 +324,7 @@ std::vector<at::Tensor> lstm_loop_backward(
             rstd_x_ = rows_of<scalar_t>(rstd_x, 1), da_ = rows_of<scalar_t>(da, G),
             dx_ = rows_of<scalar_t>(dx, G), dz_ = rows_of<scalar_t>(dz, G);
     auto rows = [&](int64_t t, int64_t begin, int64_t end) {
-      std::vector<scalar_t> scratch(4 * H);
+      std::vector<scalar_t> scratch(6 * H);
       const WeightSums<scalar_t> mine = offsets.in(sums.mine<scalar_t>());
       for (int64_t n = begin; n < end; ++n) {
         const int64_t row = t * N + n;

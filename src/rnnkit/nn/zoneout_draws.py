@@ -1,0 +1,78 @@
+"""Zoneout's training draws, from a counter-based hash rather than a stream of random numbers.
+
+At every step of training each state unit keeps its previous value with probability ``p``
+(`rnnkit.nn.time_loop`). Drawing those decisions with ``torch.rand`` costs more than the rest of
+the step at the sizes CPUs train (a (T, N, 2H) tensor of floats per LSTM layer); the compiled
+loop instead computes each decision where it uses it, from the unit's place alone:
+
+    u(t, i) = L(L(i ⊕ k1) ⊕ L(k2 + t))      (32-bit arithmetic)
+    unit i keeps its value at step t  ⇔  ⌊u / 2^8⌋ < ⌊p 2^24⌋
+
+where ``i`` is the unit's index in the step's ``(parts, N, H)`` block (h's units, then c's for
+an LSTM), ``k1, k2`` are two 32-bit words drawn from torch's generator once per forward pass
+(so a seed fixes them, and every pass draws afresh), and ``L`` is the 32-bit integer hash
+"lowbias32" (C. Wellons, "Prospecting for hash functions", 2018):
+
+    x ⊕= x >> 16;  x *= 0x7feb352d;  x ⊕= x >> 15;  x *= 0x846ca68b;  x ⊕= x >> 16.
+
+The Python loop computes the same function here with integer tensor operations, so a seed
+gives the same training with or without the compiled loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+from torch import Tensor
+
+IntOrTensor = TypeVar("IntOrTensor", int, Tensor)
+MASK32 = 0xFFFFFFFF
+LEVELS = 1 << 24  # a decision compares the hash's top 24 bits with ⌊p 2^24⌋
+
+
+def _times(x: IntOrTensor, c: int) -> IntOrTensor:
+    """``x c mod 2^32`` for ``0 <= x < 2^32`` without overflowing int64: c's two 16-bit
+    halves multiply separately."""
+    low, high = c & 0xFFFF, c >> 16
+    return (x * low + (((x * high) & 0xFFFF) << 16)) & MASK32
+
+
+def lowbias32(x: IntOrTensor) -> IntOrTensor:
+    """The hash ``L`` of the module docstring, of int64 values in ``[0, 2^32)``."""
+    x = x ^ (x >> 16)
+    x = _times(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = _times(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+@dataclass(frozen=True)
+class ZoneoutDraws:
+    """One forward pass's draws for states shaped ``shapes``: ``keeps(t)`` for each step."""
+
+    key: int  # k1
+    step_key: int  # k2
+    threshold: int  # ⌊p 2^24⌋
+    shapes: tuple[torch.Size, ...]  # each state tensor's, (N, size): i runs over them in turn
+
+    @classmethod
+    def draw(cls, p: float, state: tuple[Tensor, ...]) -> ZoneoutDraws:
+        """New keys from torch's generator (of the state's device)."""
+        k1, k2 = torch.randint(0, MASK32 + 1, (2,), device=state[0].device).tolist()
+        return cls(k1, k2, int(p * LEVELS), tuple(part.shape for part in state))
+
+    def keeps(self, t: int, device: torch.device) -> tuple[Tensor, ...]:
+        """One bool tensor per state tensor: True where the unit keeps its value at step ``t``."""
+        sizes = [shape.numel() for shape in self.shapes]
+        units = torch.arange(sum(sizes), device=device) & MASK32
+        step = lowbias32((self.step_key + t) & MASK32)
+        kept = lowbias32(lowbias32(units ^ self.key) ^ step) >> 8 < self.threshold
+        return tuple(
+            part.view(shape) for part, shape in zip(kept.split(sizes), self.shapes, strict=True)
+        )
+
+    def as_tensor(self) -> Tensor:
+        """``(k1, k2, threshold)`` as int64, as the compiled loop takes them."""
+        return torch.tensor([self.key, self.step_key, self.threshold], dtype=torch.int64)
