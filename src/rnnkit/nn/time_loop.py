@@ -71,17 +71,16 @@ def time_loop(
         ``t`` (the carried-over state at padded positions).
     """
     keep = dropout_mask(state[0], recurrent_dropout) if training and recurrent_dropout else None
-    draws = None
+    keeps_at = None
     if training and zoneout_p:
-        draws = ZoneoutDraws.draw(zoneout_p, state)
+        keeps_at = ZoneoutDraws.draw(zoneout_p, state).per_step(x_proj.device)
     outputs = []
     # unbind, not x_proj[t]: the backward of T selects would build T full-size gradients
     for t, x_t in enumerate(x_proj.unbind(0)):
         visible = state if keep is None else (state[0] * keep, *state[1:])
         new = step(w, x_t, visible)
         if zoneout_p:
-            keeps = None if draws is None else draws.keeps(t, x_t.device)
-            new = zoneout(new, state, zoneout_p, keeps)
+            new = zoneout(new, state, zoneout_p, None if keeps_at is None else keeps_at(t))
         if mask is not None:
             new = tuple(torch.where(mask[t], n, s) for n, s in zip(new, state, strict=True))
         state = new
