@@ -2,6 +2,7 @@
 run at others, equal to the eager layer (outputs, final states, gradients)."""
 
 import io
+import warnings
 
 import numpy as np
 import onnx
@@ -52,6 +53,18 @@ def traced(name: str) -> tuple[Padded, torch.jit.ScriptModule]:
     model = Padded(LOOP_LAYERS[name]()).eval()
     assert not model.layer.uses_native()
     return model, torch.jit.trace(model, batch(model.layer, 5, 3, seed=1), check_trace=False)
+
+
+@pytest.mark.parametrize("layer", [rnnkit.LSTM(3, 5, layer_norm=True), rnnkit.LSTM(3, 5)])
+def test_a_trace_whose_lengths_are_all_full_warns_that_it_records_no_padding(layer, one_thread):
+    """Both paths (the loop and torch's kernel) record no padding from such an example."""
+    x = torch.randn(5, 2, 3)
+    with pytest.warns(torch.jit.TracerWarning, match="will ignore lengths="):
+        torch.jit.trace(Padded(layer), (x, torch.tensor([5, 5])), check_trace=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.jit.trace(Padded(layer), (x, torch.tensor([5, 3])), check_trace=False)
+    assert not [w for w in caught if "will ignore lengths=" in str(w.message)]
 
 
 @pytest.mark.parametrize("name", LOOP_LAYERS)

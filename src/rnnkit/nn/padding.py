@@ -8,6 +8,7 @@ backward direction of a bidirectional layer) and convert to and from `PackedSequ
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -41,7 +42,17 @@ def check_lengths(lengths: Tensor | list[int] | None, batch: int, steps: int) ->
             f"lengths must lie in [1, {steps}] (the padded length), "
             f"got min {int(lengths.min())} and max {int(lengths.max())}"
         )
-    return None if bool((lengths == steps).all()) else lengths
+    if bool((lengths == steps).all()):
+        if torch.jit.is_tracing():
+            warnings.warn(
+                f"every one of lengths= is the padded length {steps}: the trace records the "
+                "path without padding and will ignore lengths= when it runs; to run padded "
+                "batches, trace with an example whose lengths are not all the full length",
+                torch.jit.TracerWarning,
+                stacklevel=2,
+            )
+        return None
+    return lengths
 
 
 def _batched_by_vmap(tensor: Tensor) -> bool:
