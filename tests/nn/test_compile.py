@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch._dynamo.testing import CompileCounter
 
 import rnnkit
 
@@ -78,3 +79,16 @@ def test_a_compiled_cell_gives_eager_results(kind):
     eager = cell(x, state)
     out = compiled(cell, fullgraph=True)(x, state)
     torch.testing.assert_close(out, eager)
+
+
+@pytest.mark.parametrize("kind", [rnnkit.LSTM, rnnkit.GRU])
+def test_zoneout_in_training_compiles_once_and_draws_afresh_each_call(kind):
+    """Zoneout's keys are drawn as a tensor inside the graph, not baked in as constants (which
+    recompiled at every call)."""
+    torch._dynamo.reset()
+    counter = CompileCounter()
+    layer = torch.compile(kind(3, 4, zoneout=0.5).train(), backend=counter)
+    x = torch.randn(6, 2, 3)
+    outputs = [layer(x)[0] for _ in range(3)]
+    assert counter.frame_count == 1
+    assert not torch.equal(outputs[0], outputs[1])

@@ -216,7 +216,7 @@ def _leaf(*shape, scale=1.0):
 def _zoneout(drawn: bool, parts: int, hidden: int) -> torch.Tensor:
     """The loop's zoneout argument: the keys of training's draws, or evaluation's row of p."""
     if drawn:
-        return ZoneoutDraws(12345, 678, int(0.4 * LEVELS), ()).as_tensor()
+        return ZoneoutDraws(torch.tensor([12345, 678]), int(0.4 * LEVELS), ()).as_tensor()
     return torch.full((parts * hidden,), 0.3, **DOUBLE)
 
 

@@ -109,3 +109,20 @@ def test_lengths_that_vary_across_vmap_are_refused_clearly():
     assert shared["weight_ih_l0"].shape == (4, 16, 3)
     with pytest.raises(ValueError, match=r"lengths cannot differ across torch\.func\.vmap"):
         vmap(grad(loss), in_dims=(None, 0, 0))(params, x, torch.tensor([[5, 3]] * 4))
+
+
+@pytest.mark.parametrize("kind", [rnnkit.LSTM, rnnkit.GRU])
+def test_zoneout_under_vmap_draws_per_example_or_once_as_asked(kind):
+    """randomness="different": each example its own zoneout draws; "same": one draw for all,
+    so identical examples give identical outputs."""
+    layer = kind(3, 4, zoneout=0.5).train()
+    xs = torch.randn(1, 6, 2, 3).expand(3, 6, 2, 3)  # three copies of one example
+
+    def run(x):
+        return layer(x)[0]
+
+    different = vmap(run, randomness="different")(xs)
+    assert (different[0] - different[1]).abs().max() > 1e-2
+    same = vmap(run, randomness="same")(xs)  # equal to rounding (batched products)
+    torch.testing.assert_close(same[1], same[0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(same[2], same[0], atol=1e-6, rtol=0)

@@ -54,25 +54,26 @@ def lowbias32(x: IntOrTensor) -> IntOrTensor:
 class ZoneoutDraws:
     """One forward pass's draws for states shaped ``shapes`` (`per_step`)."""
 
-    key: int  # k1
-    step_key: int  # k2
+    keys: Tensor  # (k1, k2), int64 on the state's device: a tensor, so that torch.compile
+    # and vmap see a random draw rather than constants
     threshold: int  # ⌊p 2^24⌋
     shapes: tuple[torch.Size, ...]  # each state tensor's, (N, size): i runs over them in turn
 
     @classmethod
     def draw(cls, p: float, state: tuple[Tensor, ...]) -> ZoneoutDraws:
         """New keys from torch's generator (of the state's device)."""
-        k1, k2 = torch.randint(0, MASK32 + 1, (2,), device=state[0].device).tolist()
-        return cls(k1, k2, int(p * LEVELS), tuple(part.shape for part in state))
+        keys = torch.randint(0, MASK32 + 1, (2,), device=state[0].device)
+        return cls(keys, int(p * LEVELS), tuple(part.shape for part in state))
 
     def per_step(self, device: torch.device) -> Callable[[int], tuple[Tensor, ...]]:
         """``keeps(t)``: one bool tensor per state tensor, True where the unit keeps its value
         at step ``t``. ``L(i ⊕ k1)``, which no step changes, is computed here once."""
         sizes = [shape.numel() for shape in self.shapes]
-        unit_hashes = lowbias32((torch.arange(sum(sizes), device=device) & MASK32) ^ self.key)
+        units = torch.arange(sum(sizes), device=device) & MASK32
+        unit_hashes = lowbias32(units ^ self.keys[0])
 
         def keeps(t: int) -> tuple[Tensor, ...]:
-            step = lowbias32((self.step_key + t) & MASK32)
+            step = lowbias32((self.keys[1] + t) & MASK32)
             kept = lowbias32(unit_hashes ^ step) >> 8 < self.threshold
             parts = zip(kept.split(sizes), self.shapes, strict=True)
             return tuple(part.view(shape) for part, shape in parts)
@@ -80,5 +81,6 @@ class ZoneoutDraws:
         return keeps
 
     def as_tensor(self) -> Tensor:
-        """``(k1, k2, threshold)`` as int64, as the compiled loop takes them."""
-        return torch.tensor([self.key, self.step_key, self.threshold], dtype=torch.int64)
+        """``(k1, k2, threshold)`` as a CPU int64 tensor, as the compiled loop takes them."""
+        threshold = torch.tensor([self.threshold], dtype=torch.int64)
+        return torch.cat([self.keys.cpu(), threshold])
