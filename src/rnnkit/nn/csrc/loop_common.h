@@ -16,9 +16,7 @@ namespace rnnkit_loops {
 
 constexpr double kLayerNormEps = 1e-5;
 constexpr int64_t kSplitRowsBelowBytes = 1 << 20;  // W_hh up to 1 MiB: H <= 256 in float32
-// W_hh packed once per loop from 1 MiB (see `StepProduct`): smaller, the packed copy (several
-// times the weight's size) costs more in cache than the packing it saves
-constexpr int64_t kPackFromBytes = 1 << 20;
+constexpr int64_t kPackFromBytes = 1 << 20;  // W_hh packed once per loop from 1 MiB (StepProduct)
 
 // The loops over a row's units write other arrays than they read: no dependence between
 // iterations, so they run in vector registers.
@@ -236,14 +234,14 @@ ALWAYS_INLINE bool padded(const uint8_t* mask, int64_t t, int64_t N, int64_t n) 
   return mask && !mask[t * N + n];
 }
 
-// How many rows each step's product takes at once (see `run_steps`): while W_hh fits a core's
-// cache each thread takes ``ceil(N / threads)`` rows (the last thread perhaps fewer), else all
-// N rows go into one product on all threads.
+// The rows each thread takes, ``ceil(N / threads)`` (the last thread perhaps fewer).
 inline int64_t thread_share(int64_t N) {
   const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
   return std::max<int64_t>(1, (N + threads - 1) / threads);
 }
 
+// How many rows each step's product takes at once (see `run_steps`): while W_hh fits a core's
+// cache each thread's share, else all N rows in one product on all threads.
 inline int64_t rows_per_product(int64_t N, int64_t weight_bytes) {
   return weight_bytes <= kSplitRowsBelowBytes ? thread_share(N) : N;
 }
@@ -253,9 +251,9 @@ inline int64_t rows_per_product(int64_t N, int64_t weight_bytes) {
 // A matrix product packs its weight into the layout its kernel reads before it multiplies:
 // at::mm does so at every call, T times a loop. For a float32 W of 1 MiB or more, where torch
 // has MKL, W is packed once here (torch's mkl::_mkl_reorder_linear_weight) and each step runs
-// MKL's product on the packed weight (mkl::_mkl_linear): a loop of the layer-norm LSTM at
-// N = 64, H = 256 and 512 takes 7-10% less time (H = 128: 0-24% more, so not there). A smaller
-// W, an input of another number of rows, float64, or torch without MKL: at::mm with W^T.
+// MKL's product on the packed weight (mkl::_mkl_linear). Below 1 MiB the packed copy, several
+// times the weight's size, costs more in cache than the packing saves. A smaller W, an input
+// of another number of rows, float64, or torch without MKL: at::mm with W^T.
 class StepProduct {
  public:
   StepProduct(const at::Tensor& weight, int64_t rows)
