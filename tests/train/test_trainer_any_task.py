@@ -67,6 +67,35 @@ def test_a_resumed_run_equals_an_uninterrupted_one(regression_task, tmp_path, ev
     assert logs[0] == logs[1]  # the same records, the mean train loss included, clocks aside
 
 
+@pytest.mark.parametrize(
+    "steering",
+    [["train.lr_schedule=plateau", "train.lr_gamma=0.5"], ["train.optimizer=asgd"]],
+    ids=["plateau", "nt-asgd"],
+)
+def test_stops_between_evaluations_do_not_steer_a_resumed_run(regression_task, tmp_path, steering):
+    # 10 batches per epoch, evaluated at each epoch's end; the second run stops (and is
+    # evaluated) at steps 15, 37, 44 and 58, is resumed each time, and must train and anneal
+    # or average exactly as the first, which never stopped
+    settings = ("train.epochs=8", "train.batch_size=8", "train.lr=0.3", *steering)
+    fit(regression_task(*settings), tmp_path / "straight")
+    run = tmp_path / "stopped"
+    fit(regression_task(*settings, "train.max_steps=15"), run)
+    for stop in ("train.max_steps=37", "train.max_steps=44", "train.max_steps=58", None):
+        task = regression_task(*settings, *([stop] if stop else []))
+        fit(task, run, resume_from=load_checkpoint(run / LAST_DIR))
+    straight = load_file(tmp_path / "straight" / LAST_DIR / "model.safetensors")
+    stopped = load_file(run / LAST_DIR / "model.safetensors")
+    for name in straight:
+        assert torch.equal(straight[name], stopped[name]), name
+    scheduled = {r["step"]: r for r in read_metrics_log(tmp_path / "straight")}
+    logged = [r for r in read_metrics_log(run) if r["step"] in scheduled]
+    assert [r["step"] for r in logged] == list(scheduled)
+    for record in logged:
+        expected = scheduled[record["step"]]
+        assert (record["valid_loss"], record["lr"]) == (expected["valid_loss"], expected["lr"])
+    assert len({r["lr"] for r in logged}) > 1 or "asgd" in steering[0]  # the plateau was hit
+
+
 def test_resuming_a_finished_run_says_so(regression_task, tmp_path, capsys):
     fit(regression_task("train.max_steps=3"), tmp_path / "run")
     resume_from = load_checkpoint(tmp_path / "run" / LAST_DIR)

@@ -15,7 +15,10 @@ One run, step by step:
    evaluation; the scalar metrics, while ``metrics.json`` has them all), save ``RUN/`` when
    the validation metric improves and ``RUN/last`` always; stop early after
    ``train.patience`` evaluations without improvement, after ``train.max_steps`` steps or
-   ``train.max_minutes`` minutes;
+   ``train.max_minutes`` minutes. A run stopped between two of these scheduled evaluations
+   is evaluated once more as it stops (logged, ``RUN`` saved if better), but patience, the
+   plateau schedule and NT-ASGD's trigger follow the scheduled evaluations only: resumed with
+   a longer budget, the run goes on as if it had never stopped;
 5. evaluate the best model on the validation and test data and write ``RUN/metrics.json``.
 
 A resumed run continues exactly where ``RUN/last`` left off: on a CPU, a run interrupted and
@@ -61,8 +64,10 @@ class Position:
     epoch: int = 0  # the epoch under way (from 0)
     batch: int = 0  # batches of it already trained on
     step: int = 0  # optimizer steps so far
-    best: float | None = None  # best validation score so far
-    stale: int = 0  # evaluations since the best one
+    best: float | None = None  # best validation score so far: the model in RUN
+    # best score of the scheduled evaluations, which patience, plateau and NT-ASGD follow
+    scheduled_best: float | None = None
+    stale: int = 0  # scheduled evaluations since scheduled_best
     elapsed: float = 0.0  # seconds of training so far, all sessions together
 
 
@@ -197,8 +202,8 @@ class Trainer:
         try:
             while not self._finished():
                 carry = self._train_epoch(model, wrapped, carry, meter, progress)
-            if self.position.step > self.evaluated_at:
-                self._evaluate(model, carry, meter, progress)
+            if self.position.step > self.evaluated_at:  # stopped between two evaluations
+                self._evaluate(model, carry, meter, progress, scheduled=False)
         finally:
             progress.close()
         final = self._finish(model) if self.cluster.is_main else {}
@@ -221,6 +226,8 @@ class Trainer:
         ):
             if index < position.batch:
                 continue  # trained on before the run was resumed
+            if self._should_stop():  # checked before a step: a stop after the last one
+                return carry  # still ends its epoch as scheduled
             batch = move_to(batch, cluster.device)
             started = time.monotonic()
             loss, count, carry = self._step(wrapped, batch, carry)
@@ -233,10 +240,9 @@ class Trainer:
             every = self.config.eval_every
             if every is not None and position.step % every == 0:
                 self._evaluate(model, carry, meter, progress)
-            if self._should_stop():
-                return carry
         position.epoch, position.batch = position.epoch + 1, 0
-        # not again where the epoch's last step was evaluated (a run resumed at its end)
+        # not again where the epoch's last step was evaluated (a checkpoint that earlier versions
+        # wrote as a run stopped at an epoch's last step, before ending the epoch)
         if self.config.eval_every is None and position.step > self.evaluated_at:
             self._evaluate(model, None, meter, progress)
         return None
@@ -281,25 +287,24 @@ class Trainer:
 
     # --- evaluation and checkpoints --------------------------------------------------------
     def _evaluate(
-        self, model: nn.Module, carry: Any, meter: Meter, progress: TrainingProgress
+        self,
+        model: nn.Module,
+        carry: Any,
+        meter: Meter,
+        progress: TrainingProgress,
+        scheduled: bool = True,
     ) -> None:
         """Evaluate on the validation data, log, save ``RUN`` if better and ``RUN/last``; with
-        NT-ASGD the evaluation and ``RUN`` hold the averaged weights once averaging began."""
+        NT-ASGD the evaluation and ``RUN`` hold the averaged weights once averaging began. Only
+        a ``scheduled`` evaluation counts for patience, the plateau schedule and NT-ASGD."""
         position, task = self.position, self.task
         has_valid = self.cluster.is_main and "valid" in task.splits()
         with self._averaged(model):
             metrics = task.evaluate(model, "valid") if has_valid else {}
         score = self.cluster.broadcast([metrics.get(task.metric, math.nan)])[0]
-        improved = (
-            position.best is None
-            or math.isnan(score)
-            or (score > position.best if task.higher_is_better else score < position.best)
-        )
+        improved = self._improves(score, position.best)
         if improved:
-            position.best, position.stale = score, 0
-        else:
-            position.stale += 1
-        self.schedule.after_evaluation(improved)
+            position.best = score
         self.evaluated_at = position.step
         train_loss = self.cluster.mean(meter.take_mean_loss())
         ranks = self._gather_rank_states(carry)
@@ -307,15 +312,35 @@ class Trainer:
         if self.cluster.is_main and improved:
             with self._averaged(model):
                 self._save(self.run_dir, model, saved)
-        averaging = self.averaging
-        triggered = averaging is not None and averaging.after_evaluation(score, model.parameters())
-        if triggered and self.cluster.is_main:
-            progress.note(f"step {position.step}: validation stalled; averaging weights (ASGD)")
+        if scheduled:
+            self._follow(score, model, progress)
         if self.cluster.is_main:
             self._save(self.run_dir / LAST_DIR, model, saved, self._state(ranks))
             # logged once RUN/last holds this step: a run killed before never logs it twice
             self._log(train_loss, metrics, meter, progress)
         self.cluster.barrier()
+
+    def _improves(self, score: float, best: float | None) -> bool:
+        """Whether ``score`` beats ``best`` (a NaN score, from a task without validation data,
+        always does)."""
+        if best is None or math.isnan(score):
+            return True
+        return score > best if self.task.higher_is_better else score < best
+
+    def _follow(self, score: float, model: nn.Module, progress: TrainingProgress) -> None:
+        """What a scheduled evaluation's ``score`` steers: the count of evaluations without
+        improvement (patience), the plateau schedule, NT-ASGD's trigger."""
+        position = self.position
+        improved = self._improves(score, position.scheduled_best)
+        if improved:
+            position.scheduled_best, position.stale = score, 0
+        else:
+            position.stale += 1
+        self.schedule.after_evaluation(improved)
+        averaging = self.averaging
+        triggered = averaging is not None and averaging.after_evaluation(score, model.parameters())
+        if triggered and self.cluster.is_main:
+            progress.note(f"step {position.step}: validation stalled; averaging weights (ASGD)")
 
     def _averaged(self, model: nn.Module) -> AbstractContextManager[None]:
         """A block in which ``model`` holds its NT-ASGD average (its own weights without)."""
@@ -388,7 +413,9 @@ class Trainer:
         """Load ``checkpoint`` into the model, optimizer, schedule and position; the carry back."""
         checkpoint.load_weights(model, self.cluster.device)
         state = checkpoint.load_trainer_state(self.cluster.device)
-        self.position = Position(**state["position"])
+        # checkpoints from before scheduled_best: every evaluation was a scheduled one
+        saved = state["position"]
+        self.position = Position(**{"scheduled_best": saved["best"], **saved})
         # loading restores the saved groups' settings too; keep the config's (weight_decay,
         # momentum), which a resumed run may change
         configured = [
