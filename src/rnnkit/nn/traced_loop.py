@@ -9,9 +9,9 @@ other. While a trace is being recorded, the loop-path layers run `traced_time_lo
   loop over ``x_proj.size(0)`` steps — ONNX's ``Loop`` operator once exported.
 
 It computes what `time_loop` computes (padding carries the state over, zoneout, recurrent
-dropout), and gradients flow through it to the layer's parameters. Inside, the state parts
-travel as one tensor, concatenated along features (``[h | c]`` for an LSTM), so that one
-compiled loop serves every cell.
+dropout: the same draws from the same seed), and gradients flow through it to the layer's
+parameters. Inside, the state parts travel as one tensor, concatenated along features
+(``[h | c]`` for an LSTM), so that one compiled loop serves every cell.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from torch import Tensor
 
 from rnnkit.nn.recurrent_cell import CellWeights, State
 from rnnkit.nn.time_loop import Step, dropout_mask
+from rnnkit.nn.zoneout_draws import ZoneoutDraws
 
 # step(x_proj_t (N, G), state (N, S), weights) -> state (N, S), with S the summed state sizes
 FlatStep = Callable[[Tensor, Tensor, list[Tensor]], Tensor]
@@ -59,11 +60,32 @@ def traced_time_loop(
     if training and recurrent_dropout:  # on h_{t-1} only, one mask for all steps
         h_keep = dropout_mask(state[0], recurrent_dropout)
         keep = torch.cat([h_keep, *map(torch.ones_like, state[1:])], -1)
+    zoneout_keeps = flat.new_empty(0, dtype=torch.bool)
+    if training and zoneout_p:
+        zoneout_keeps = _zoneout_keeps(ZoneoutDraws.draw(zoneout_p, state), state, x_proj)
     if mask is None:
         mask = x_proj.new_ones((x_proj.shape[0], x_proj.shape[1], 1), dtype=torch.bool)
     loop = _compiled_loop(traced_step)
-    outputs, final = loop(x_proj, flat, weights, mask, keep, zoneout_p, training, sizes[0])
+    outputs, final = loop(
+        x_proj, flat, weights, mask, keep, zoneout_p, training, zoneout_keeps, sizes[0]
+    )
     return outputs, _split(final, sizes)
+
+
+def _zoneout_keeps(draws: ZoneoutDraws, state: State, x_proj: Tensor) -> Tensor:
+    """``(T, N, S)`` bool: where each unit of the flat state keeps its value at each step, the
+    decisions `time_loop` takes from the same ``draws``. Only tensor operations count the
+    steps and rows, so that the trace holds for any length and batch size."""
+    rows = torch.ones_like(state[0][:, :1], dtype=torch.int64).cumsum(0) - 1  # (N, 1): n
+    batch_size = rows[-1:] + 1
+    units, before = [], 0  # i = N · (widths of the parts before) + n · width + column
+    for part in state:
+        width = part.shape[-1]
+        columns = torch.arange(width, device=part.device)
+        units.append(batch_size * before + rows * width + columns)
+        before += width
+    steps = torch.ones_like(x_proj[:, :1, :1], dtype=torch.int64).cumsum(0) - 1  # (T, 1, 1)
+    return draws.kept(draws.unit_hashes(torch.cat(units, -1)), steps)
 
 
 def _split(flat: Tensor, sizes: list[int]) -> State:
@@ -82,6 +104,7 @@ def _compiled_loop(step: FlatStep) -> Callable[..., tuple[Tensor, Tensor]]:
         keep: Tensor,
         zoneout_p: float,
         training: bool,
+        zoneout_keeps: Tensor,
         output_size: int,
     ) -> tuple[Tensor, Tensor]:
         outputs: list[Tensor] = []
@@ -89,7 +112,7 @@ def _compiled_loop(step: FlatStep) -> Callable[..., tuple[Tensor, Tensor]]:
             new = step(x_proj[t], state * keep, weights)
             if zoneout_p > 0.0:
                 if training:
-                    new = torch.where(torch.rand_like(new) < zoneout_p, state, new)
+                    new = torch.where(zoneout_keeps[t], state, new)
                 else:
                     new = torch.lerp(new, state, zoneout_p)
             state = torch.where(mask[t], new, state)

@@ -69,16 +69,23 @@ class ZoneoutDraws:
         """``keeps(t)``: one bool tensor per state tensor, True where the unit keeps its value
         at step ``t``. ``L(i ⊕ k1)``, which no step changes, is computed here once."""
         sizes = [shape.numel() for shape in self.shapes]
-        units = torch.arange(sum(sizes), device=device) & MASK32
-        unit_hashes = lowbias32(units ^ self.keys[0])
+        unit_hashes = self.unit_hashes(torch.arange(sum(sizes), device=device))
 
         def keeps(t: int) -> tuple[Tensor, ...]:
-            step = lowbias32((self.keys[1] + t) & MASK32)
-            kept = lowbias32(unit_hashes ^ step) >> 8 < self.threshold
-            parts = zip(kept.split(sizes), self.shapes, strict=True)
+            parts = zip(self.kept(unit_hashes, t).split(sizes), self.shapes, strict=True)
             return tuple(part.view(shape) for part, shape in parts)
 
         return keeps
+
+    def unit_hashes(self, units: Tensor) -> Tensor:
+        """``L(i ⊕ k1)`` of the units' indices ``i`` (int64), which no step changes."""
+        return lowbias32((units & MASK32) ^ self.keys[0])
+
+    def kept(self, unit_hashes: Tensor, steps: int | Tensor) -> Tensor:
+        """True where a unit keeps its value at step ``t`` (``steps``: one, or an int64 tensor
+        that broadcasts against ``unit_hashes``)."""
+        step = lowbias32((self.keys[1] + steps) & MASK32)
+        return lowbias32(unit_hashes ^ step) >> 8 < self.threshold
 
     def as_tensor(self) -> Tensor:
         """``(k1, k2, threshold)`` as a CPU int64 tensor, as the compiled loop takes them."""
