@@ -66,9 +66,7 @@ def traced_time_loop(
     if mask is None:
         mask = x_proj.new_ones((x_proj.shape[0], x_proj.shape[1], 1), dtype=torch.bool)
     loop = _compiled_loop(traced_step)
-    outputs, final = loop(
-        x_proj, flat, weights, mask, keep, zoneout_p, training, zoneout_keeps, sizes[0]
-    )
+    outputs, final = loop(x_proj, flat, weights, mask, keep, zoneout_p, zoneout_keeps, sizes[0])
     return outputs, _split(final, sizes)
 
 
@@ -103,15 +101,14 @@ def _compiled_loop(step: FlatStep) -> Callable[..., tuple[Tensor, Tensor]]:
         mask: Tensor,
         keep: Tensor,
         zoneout_p: float,
-        training: bool,
-        zoneout_keeps: Tensor,
+        zoneout_keeps: Tensor,  # (T, N, S) in training, empty in evaluation
         output_size: int,
     ) -> tuple[Tensor, Tensor]:
         outputs: list[Tensor] = []
         for t in range(x_proj.size(0)):
             new = step(x_proj[t], state * keep, weights)
             if zoneout_p > 0.0:
-                if training:
+                if zoneout_keeps.numel() > 0:
                     new = torch.where(zoneout_keeps[t], state, new)
                 else:
                     new = torch.lerp(new, state, zoneout_p)
