@@ -11,6 +11,9 @@ from conftest import raised, write_corpus
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.models.lm_regularisers import LockedDropout, activation_penalty, embedding_dropout
 from rnnkit.tasks import train_run
+from rnnkit.tasks.lm import LanguageModelling, LMConfig
+from rnnkit.train.config import load_config
+from rnnkit.train.task import DataSources
 
 
 def test_embedding_dropout_drops_word_types_and_scales_the_rest():
@@ -84,6 +87,21 @@ def test_an_lm_trains_with_every_regulariser_and_variable_bptt(tmp_path):
             "train.variable_bptt=true", "train.bptt=16"]  # fmt: skip
     final = train_run("lm", [str(corpus)], tmp_path / "run", overrides=keys, live=False)
     assert final["valid"]["loss"] > 0
+
+
+@pytest.mark.parametrize("variable", [True, False])
+def test_a_variable_bptt_window_takes_the_rate_in_proportion_to_its_length(tmp_path, variable):
+    corpus = write_corpus(tmp_path / "corpus.txt", 4000)
+    config = load_config(
+        LMConfig, overrides=["train.bptt=16", f"train.variable_bptt={str(variable).lower()}"]
+    )
+    task = LanguageModelling(config)
+    task.prepare(DataSources(train=[str(corpus)]))
+    batches = list(task.train_batches(epoch=0, shard=0, num_shards=1))
+    lengths = [inputs.shape[1] for inputs, _ in batches]
+    assert len(set(lengths)) > 2 if variable else set(lengths[:-1]) == {16}
+    expected = [length / 16 if variable else 1.0 for length in lengths]
+    assert [task.lr_factor(batch) for batch in batches] == pytest.approx(expected)
 
 
 def test_weight_drop_is_refused_for_cells_without_it():

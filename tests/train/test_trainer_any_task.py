@@ -3,11 +3,13 @@ trains, evaluates, checkpoints and resumes bit for bit, with its own throughput 
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from rnnkit.checkpoint import LAST_DIR, load_checkpoint, read_metrics_log
@@ -94,6 +96,43 @@ def test_stops_between_evaluations_do_not_steer_a_resumed_run(regression_task, t
         expected = scheduled[record["step"]]
         assert (record["valid_loss"], record["lr"]) == (expected["valid_loss"], expected["lr"])
     assert len({r["lr"] for r in logged}) > 1 or "asgd" in steering[0]  # the plateau was hit
+
+
+def test_a_step_takes_the_share_of_the_learning_rate_its_task_gives_the_batch(
+    regression_task, tmp_path
+):
+    # batches of 30, 30 and 20 examples, each step's rate scaled by its batch's size over 30:
+    # plain SGD must move the weights by exactly lr × factor × gradient, and log the rate
+    # without the factor
+    task = regression_task(
+        "train.epochs=1", "train.batch_size=30", "train.lr=0.1", "train.optimizer=sgd",
+        "train.clip_norm=null",
+    )  # fmt: skip
+    task.lr_factor = lambda batch: len(batch[1]) / 30
+    initial: list[torch.nn.Module] = []
+    build = task.build_model
+
+    def build_and_keep() -> torch.nn.Module:
+        model = build()
+        initial.append(copy.deepcopy(model))
+        return model
+
+    task.build_model = build_and_keep
+    fit(task, tmp_path / "run")
+    expected = initial[0]
+    factors = []
+    for x, y in task.train_batches(0, 0, 1):
+        loss = F.mse_loss(expected(x).squeeze(-1), y)
+        gradients = torch.autograd.grad(loss, list(expected.parameters()))
+        factors.append(len(y) / 30)
+        with torch.no_grad():
+            for parameter, gradient in zip(expected.parameters(), gradients, strict=True):
+                parameter -= 0.1 * factors[-1] * gradient
+    assert factors == [1.0, 1.0, 2 / 3]
+    trained = load_file(tmp_path / "run" / LAST_DIR / "model.safetensors")
+    for name, parameter in expected.state_dict().items():
+        torch.testing.assert_close(trained[name], parameter, rtol=1e-6, atol=1e-7)
+    assert [record["lr"] for record in read_metrics_log(tmp_path / "run")] == [0.1]
 
 
 def test_resuming_a_finished_run_says_so(regression_task, tmp_path, capsys):

@@ -119,8 +119,9 @@ class LMTrainConfig(TrainConfig):
 
     variable_bptt: bool = Field(
         default=False,
-        description="Draw each batch's BPTT length around train.bptt (AWD-LSTM): N(bptt, 5), "
-        "or N(bptt/2, 5) one time in 20, at least 5.",
+        description="Draw each batch's BPTT length L around train.bptt (AWD-LSTM): N(bptt, 5), "
+        "or N(bptt/2, 5) one time in 20, at least 5; the batch's learning rate is scaled by "
+        "L / bptt, so short windows weigh no more than long ones.",
     )
 
 
@@ -245,6 +246,13 @@ class LanguageModelling(Task):
             (logits, state), penalty = model(inputs, carry), 0.0
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
         return loss + penalty, targets.numel(), state
+
+    def lr_factor(self, batch: tuple[Tensor, Tensor]) -> float:
+        """``L / bptt`` for a window of ``L`` steps when the windows vary: a step's loss is a
+        mean over its tokens, so without it a short window would move the weights as much as
+        a long one (Merity et al. 2018 rescale the rate the same way); 1 otherwise."""
+        train = self.config.train
+        return batch[0].shape[1] / train.bptt if train.variable_bptt else 1.0
 
     def detach_carry(self, carry: State | None) -> State | None:
         return None if carry is None else LanguageModel.detach_state(carry)

@@ -13,6 +13,9 @@ The learning rate at optimizer step ``s`` (counted from 0) in epoch ``e`` is
 * ``plateau``: multiplied by ``lr_gamma`` after each evaluation that does not improve on the
   best validation score (the "anneal on plateau" of Zaremba et al. 2014; 1 for the others).
 
+A step may take a share of that rate: the optimizer runs at ``lr(s) × f`` with the task's
+factor ``f`` for the batch (`rnnkit.train.Task.lr_factor`, 1 for most tasks).
+
 The schedule's state is a few numbers, saved with the checkpoint for an exact resume.
 """
 
@@ -51,6 +54,7 @@ class Schedule:
     ) -> None:
         self.optimizer, self.config, self.total_steps = optimizer, config, max(total_steps, 1)
         self.plateau = 1.0
+        self.rate = config.lr  # the scheduled rate of the latest step, before its batch's factor
 
     def lr(self, step: int, epoch: int, time_done: float = 0.0) -> float:
         """The learning rate of optimizer step ``step`` (from 0) in epoch ``epoch`` (from 0),
@@ -68,12 +72,13 @@ class Schedule:
             decay = 0.5 * (1.0 + math.cos(math.pi * done))
         return config.lr * warmup * decay * self.plateau
 
-    def apply(self, step: int, epoch: int, time_done: float = 0.0) -> float:
-        """Set the learning rate for step ``step`` and return it."""
-        lr = self.lr(step, epoch, time_done)
+    def apply(self, step: int, epoch: int, time_done: float = 0.0, factor: float = 1.0) -> float:
+        """Set the learning rate for step ``step``, times its batch's ``factor``, and return
+        the scheduled rate (without the factor)."""
+        self.rate = self.lr(step, epoch, time_done)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        return lr
+            group["lr"] = self.rate * factor
+        return self.rate
 
     def after_evaluation(self, improved: bool) -> None:
         """Anneal on a plateau: multiply by ``lr_gamma`` when the evaluation did not improve."""

@@ -88,6 +88,12 @@ class Task(ABC):
         None. ``model`` may be wrapped (DistributedDataParallel): call it, do not reach inside.
         The trainer detaches the carry from the graph (`detach_carry`)."""
 
+    def lr_factor(self, batch: Any) -> float:
+        """The share of the scheduled learning rate that a step on ``batch`` takes: 1 unless a
+        task's batches differ in how much they should count (a language model's variable
+        BPTT windows)."""
+        return 1.0
+
     def detach_carry(self, carry: Any) -> Any:
         """``carry`` cut from the autograd graph (truncated backpropagation through time)."""
         return carry

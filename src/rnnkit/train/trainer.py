@@ -252,7 +252,8 @@ class Trainer:
         next carry."""
         budget = self._budget()
         time_done = self.position.elapsed / budget if budget else 0.0
-        self.schedule.apply(self.position.step, self.position.epoch, time_done)
+        factor = self.task.lr_factor(batch)
+        self.schedule.apply(self.position.step, self.position.epoch, time_done, factor)
         model.train()
         bf16 = self.config.precision == "bf16"
         with torch.autocast(self.cluster.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -382,7 +383,7 @@ class Trainer:
             if isinstance(value, int | float)
         }
         record |= {
-            "lr": self.optimizer.param_groups[0]["lr"],
+            "lr": self.schedule.rate,
             f"{self.task.unit}_per_s": meter.throughput(),
             "elapsed_s": round(position.elapsed, 1),
         }
