@@ -13,6 +13,8 @@ the speed (e.g. many small recurrent matrix products at a small batch).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -26,39 +28,45 @@ RECIPES = Path(__file__).parent.parent / "recipes"
 NAMES = ["zaremba-medium", "zaremba-small", "word-lm-pytorch-examples", "awd-lstm-small"]
 
 
-def shape(name: str) -> dict[str, int | bool]:
-    """The model and batch shape of ``recipes/NAME.yaml``."""
-    config = yaml.safe_load((RECIPES / f"{name}.yaml").read_text(encoding="utf-8"))
-    model, train = config["model"], config["train"]
-    return {
-        "embedding": model["embedding_dim"],
-        "hidden": model["hidden_size"],
-        "layers": model["num_layers"],
-        "tied": model.get("tie_weights", False),
-        "batch": train["batch_size"],
-        "bptt": train["bptt"],
-    }
+@dataclass(frozen=True)
+class Shape:
+    """A recipe's model and batch: embedding E, L layers of H units, N streams of T steps."""
+
+    embedding: int
+    hidden: int
+    layers: int
+    tied: bool
+    batch: int
+    bptt: int
+
+    @classmethod
+    def of(cls, name: str) -> Shape:
+        """The shape of ``recipes/NAME.yaml``."""
+        config = yaml.safe_load((RECIPES / f"{name}.yaml").read_text(encoding="utf-8"))
+        model, train = config["model"], config["train"]
+        return cls(
+            model["embedding_dim"], model["hidden_size"], model["num_layers"],
+            model.get("tie_weights", False), train["batch_size"], train["bptt"],
+        )  # fmt: skip
+
+    def multiply_adds(self, vocab: int) -> int:
+        """Multiply-adds a token of one forward pass: the LSTM's layers and the output."""
+        inputs = [self.embedding] + [self.hidden] * (self.layers - 1)
+        return sum(4 * self.hidden * (i + self.hidden) for i in inputs) + self.hidden * vocab
 
 
-def multiply_adds(s: dict[str, int | bool], vocab: int) -> int:
-    """Multiply-adds a token of one forward pass: the LSTM's layers and the output layer."""
-    hidden, embedding = int(s["hidden"]), int(s["embedding"])
-    inputs = [embedding] + [hidden] * (int(s["layers"]) - 1)
-    return sum(4 * hidden * (i + hidden) for i in inputs) + hidden * vocab
-
-
-def training_step(s: dict[str, int | bool], vocab: int):
+def training_step(s: Shape, vocab: int) -> Callable[[], None]:
     """A function running one forward and backward pass of the recipe's shape, plain torch."""
     torch.manual_seed(0)
-    embedding = nn.Embedding(vocab, int(s["embedding"]))
-    lstm = nn.LSTM(int(s["embedding"]), int(s["hidden"]), int(s["layers"]))
-    output = nn.Linear(int(s["hidden"]), vocab)
-    if s["tied"]:
+    embedding = nn.Embedding(vocab, s.embedding)
+    lstm = nn.LSTM(s.embedding, s.hidden, s.layers)
+    output = nn.Linear(s.hidden, vocab)
+    if s.tied:
         output.weight = embedding.weight
     parameters = [*embedding.parameters(), *lstm.parameters(), output.bias]
-    if not s["tied"]:
+    if not s.tied:
         parameters.append(output.weight)
-    tokens = torch.randint(vocab, (int(s["bptt"]), int(s["batch"])))  # (T, N)
+    tokens = torch.randint(vocab, (s.bptt, s.batch))  # (T, N)
     targets = torch.randint(vocab, (tokens.numel(),))
 
     def step() -> None:
@@ -78,23 +86,23 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="default benchmarks/results/lm_shapes.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    shapes = {name: shape(name) for name in NAMES}
-    tokens = {name: int(s["batch"]) * int(s["bptt"]) for name, s in shapes.items()}
+    shapes = {name: Shape.of(name) for name in NAMES}
+    tokens = {name: s.batch * s.bptt for name, s in shapes.items()}
     times = interleaved_times([training_step(s, args.vocab) for s in shapes.values()], args.rounds)
     per_token = {
         name: [t / tokens[name] for t in runs] for name, runs in zip(NAMES, times, strict=True)
     }
-    reference, work = per_token[NAMES[0]], multiply_adds(shapes[NAMES[0]], args.vocab)
+    reference, work = per_token[NAMES[0]], shapes[NAMES[0]].multiply_adds(args.vocab)
     rows, results = [], []
     for name, s in shapes.items():
         cost = min(per_token[name]) * 1e6  # the best round, the least disturbed
         time_ratio = ratio(per_token[name], reference)
-        work_ratio = multiply_adds(s, args.vocab) / work
+        work_ratio = s.multiply_adds(args.vocab) / work
         results.append(
-            {"recipe": name, **s, "us_per_token": cost, "time_ratio": time_ratio,
+            {"recipe": name, **asdict(s), "us_per_token": cost, "time_ratio": time_ratio,
              "multiply_add_ratio": work_ratio}
         )  # fmt: skip
-        shown = f"{s['layers']} x {s['hidden']}, {s['batch']} x {s['bptt']}"
+        shown = f"{s.layers} x {s.hidden}, {s.batch} x {s.bptt}"
         rows.append([name, shown, cost, time_ratio, work_ratio])
     columns = ["recipe", "shape", "µs a token", "time / medium", "multiply-adds / medium"]
     print_table("one training step, plain PyTorch", columns, rows)
