@@ -7,7 +7,12 @@ output layer (``I`` a layer's input width, ``E`` the output's input width, ``V``
 vocabulary); a time ratio well above the multiply-add ratio says the shape, not the work, sets
 the speed (e.g. many small recurrent matrix products at a small batch).
 
-    python benchmarks/lm_shapes.py --vocab 10214
+Beside it, the same pass of rnnkit's `LanguageModel` built from the recipe's ``model`` section
+(its dropout, and for awd-lstm-small weight drop, locked and embedding dropout, AR / TAR) in
+the same rounds, as a ratio to the plain shape's: what the recipe's regularisers cost a step.
+``--profile RECIPE`` prints the operators that take that step's time (torch.profiler).
+
+    python benchmarks/lm_shapes.py --vocab 10214 --profile awd-lstm-small
 """
 
 from __future__ import annotations
@@ -16,16 +21,24 @@ import argparse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 import yaml
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 
 from common import interleaved_times, print_table, ratio, write_json
+from rnnkit.models.language_model import LanguageModel
 
 RECIPES = Path(__file__).parent.parent / "recipes"
 NAMES = ["zaremba-medium", "zaremba-small", "word-lm-pytorch-examples", "awd-lstm-small"]
+
+
+def recipe(name: str) -> dict[str, Any]:
+    """The config of ``recipes/NAME.yaml``."""
+    return yaml.safe_load((RECIPES / f"{name}.yaml").read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,7 @@ class Shape:
     @classmethod
     def of(cls, name: str) -> Shape:
         """The shape of ``recipes/NAME.yaml``."""
-        config = yaml.safe_load((RECIPES / f"{name}.yaml").read_text(encoding="utf-8"))
+        config = recipe(name)
         model, train = config["model"], config["train"]
         return cls(
             model["embedding_dim"], model["hidden_size"], model["num_layers"],
@@ -78,36 +91,70 @@ def training_step(s: Shape, vocab: int) -> Callable[[], None]:
     return step
 
 
+def rnnkit_step(name: str, s: Shape, vocab: int) -> Callable[[], None]:
+    """The same pass through rnnkit's `LanguageModel` of recipe ``name`` in training mode: its
+    dropout and regularisers (AR / TAR added to the loss) included."""
+    torch.manual_seed(0)
+    model = LanguageModel(vocab, **recipe(name)["model"]).train()
+    tokens = torch.randint(vocab, (s.batch, s.bptt))  # (N, L)
+    targets = torch.randint(vocab, (tokens.numel(),))
+
+    def step() -> None:
+        logits, _, penalty = model(tokens, penalty=True)  # (N, L, V)
+        (F.cross_entropy(logits.flatten(0, 1), targets) + penalty).backward()
+        model.zero_grad(set_to_none=True)
+
+    return step
+
+
+def print_profile(step: Callable[[], None], steps: int = 3, rows: int = 12) -> None:
+    """The operators taking the time of ``steps`` calls of ``step``, by their own time."""
+    with profile(activities=[ProfilerActivity.CPU]) as profiled:
+        for _ in range(steps):
+            step()
+    table = profiled.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+    print(f"\n{steps} steps, the operators by their own time:\n{table}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vocab", type=int, default=10214, help="Multi30k English's")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default=None, help="default benchmarks/results/lm_shapes.json")
+    parser.add_argument("--profile", choices=NAMES, help="print where rnnkit's step of it goes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     shapes = {name: Shape.of(name) for name in NAMES}
     tokens = {name: s.batch * s.bptt for name, s in shapes.items()}
-    times = interleaved_times([training_step(s, args.vocab) for s in shapes.values()], args.rounds)
-    per_token = {
-        name: [t / tokens[name] for t in runs] for name, runs in zip(NAMES, times, strict=True)
-    }
+    plain = [training_step(s, args.vocab) for s in shapes.values()]
+    ours = {name: rnnkit_step(name, s, args.vocab) for name, s in shapes.items()}
+    times = interleaved_times([*plain, *ours.values()], args.rounds)
+    plain_times = dict(zip(NAMES, times[: len(NAMES)], strict=True))
+    rnnkit_times = dict(zip(NAMES, times[len(NAMES) :], strict=True))
+    per_token = {name: [t / tokens[name] for t in plain_times[name]] for name in NAMES}
     reference, work = per_token[NAMES[0]], shapes[NAMES[0]].multiply_adds(args.vocab)
     rows, results = [], []
     for name, s in shapes.items():
         cost = min(per_token[name]) * 1e6  # the best round, the least disturbed
         time_ratio = ratio(per_token[name], reference)
         work_ratio = s.multiply_adds(args.vocab) / work
+        regularised = ratio(rnnkit_times[name], plain_times[name])
         results.append(
             {"recipe": name, **asdict(s), "us_per_token": cost, "time_ratio": time_ratio,
-             "multiply_add_ratio": work_ratio}
+             "multiply_add_ratio": work_ratio, "rnnkit_model_ratio": regularised}
         )  # fmt: skip
         shown = f"{s.layers} x {s.hidden}, {s.batch} x {s.bptt}"
-        rows.append([name, shown, cost, time_ratio, work_ratio])
-    columns = ["recipe", "shape", "µs a token", "time / medium", "multiply-adds / medium"]
+        rows.append([name, shown, cost, time_ratio, work_ratio, regularised])
+    columns = [
+        "recipe", "shape", "µs a token", "time / medium", "multiply-adds / medium",
+        "rnnkit model / plain",
+    ]  # fmt: skip
     print_table("one training step, plain PyTorch", columns, rows)
     payload = {"vocab": args.vocab, "rounds": args.rounds, "results": results}
     write_json("lm_shapes", payload, args.json)
+    if args.profile:
+        print_profile(ours[args.profile])
 
 
 if __name__ == "__main__":
