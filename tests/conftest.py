@@ -120,7 +120,7 @@ class Regression(Task):
         return loss, len(y), None
 
     def splits(self) -> list[str]:
-        return ["valid"]
+        return [split for split in ("valid", "test") if split in self.data]
 
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
         x, y = self.data[split]

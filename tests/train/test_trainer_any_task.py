@@ -143,6 +143,34 @@ def test_resuming_a_finished_run_says_so(regression_task, tmp_path, capsys):
     assert [record["step"] for record in read_metrics_log(tmp_path / "run")] == [3]
 
 
+def with_test_split(task):
+    """``task`` scored on a test split too (its validation points)."""
+    task.data["test"] = task.data["valid"]
+    return task
+
+
+def test_a_resumed_run_not_given_the_test_data_keeps_the_best_models_test_results(
+    regression_task, tmp_path
+):
+    first = fit(with_test_split(regression_task("train.max_steps=3")), tmp_path / "run")
+    resume_from = load_checkpoint(tmp_path / "run" / LAST_DIR)
+    again = fit(regression_task("train.max_steps=3"), tmp_path / "run", resume_from=resume_from)
+    assert again["test"] == first["test"]  # the same best model: its results stand
+    assert load_checkpoint(tmp_path / "run").metrics == again
+
+
+def test_a_new_best_model_drops_the_test_results_of_the_old_one(regression_task, tmp_path):
+    settings = ("train.batch_size=8", "train.lr=0.05")
+    fit(with_test_split(regression_task(*settings, "train.max_steps=3")), tmp_path / "run")
+    resume_from = load_checkpoint(tmp_path / "run" / LAST_DIR)
+    task = regression_task(*settings, "train.max_steps=30")
+    final = fit(task, tmp_path / "run", resume_from=resume_from)
+    assert "test" not in final and "test" not in load_checkpoint(tmp_path / "run").metrics
+    best = task.build_model()
+    load_checkpoint(tmp_path / "run").load_weights(best)
+    assert final["valid"] == pytest.approx(task.evaluate(best, "valid"))
+
+
 def test_max_steps_decides_when_epochs_is_unset(regression_task, tmp_path):
     task = regression_task("train.max_steps=50", "train.batch_size=40")  # 2 batches per epoch
     fit(task, tmp_path / "steps")

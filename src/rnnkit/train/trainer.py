@@ -438,10 +438,17 @@ class Trainer:
         return len(batches) if isinstance(batches, Sized) else sum(1 for _ in batches)
 
     def _finish(self, model: nn.Module) -> dict[str, Any]:
-        """Evaluate the best model on every split and write ``RUN/metrics.json`` with it."""
-        load_checkpoint(self.run_dir).load_weights(model, self.cluster.device)
-        final: dict[str, Any] = {"step": self.position.step, "epoch": self.position.epoch}
-        for split in self.task.splits():
+        """Evaluate the best model on every split and write ``RUN/metrics.json`` with it.
+
+        A split this session was not given (a resumed run without ``--test``) keeps the results
+        ``RUN/metrics.json`` holds for it: they are the same best model's, since a new best
+        model is saved with its validation results alone."""
+        best = load_checkpoint(self.run_dir)
+        best.load_weights(model, self.cluster.device)
+        splits = self.task.splits()
+        kept = {k: v for k, v in best.metrics.items() if k not in ("step", "epoch", *splits)}
+        final: dict[str, Any] = {"step": self.position.step, "epoch": self.position.epoch, **kept}
+        for split in splits:
             final[split] = self.task.evaluate(model, split)
         self._save(self.run_dir, model, final)
         return final
