@@ -57,6 +57,20 @@ def test_resume_checks_the_last_checkpoint_once(corpus, tmp_path, tiny_lm, verif
     assert read_metrics_log(out)[-1]["step"] == 6
 
 
+def test_a_use_of_a_run_may_not_change_what_its_model_and_tokenizer_were_saved_with(
+    corpus, tmp_path, tiny_lm
+):
+    out = tmp_path / "run"
+    train_run("lm", [str(corpus)], out, overrides=[*tiny_lm, "train.max_steps=2"], live=False)
+    for key, value in [("model.hidden_size", "999"), ("data.tokenizer", "word")]:
+        with pytest.raises(
+            UserError, match=rf"cannot change {key} \(saved .*, given '?{value}'?\)"
+        ):
+            load_run(out, overrides=[f"{key}={value}"])
+    changed = load_run(out, overrides=["train.batch_size=3"])
+    assert changed.task.config.train.batch_size == 3  # how it is used may change
+
+
 def test_load_run_refuses_what_is_not_a_run(tmp_path):
     with pytest.raises(UserError, match="not a run directory"):
         load_run(tmp_path)

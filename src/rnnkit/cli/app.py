@@ -126,7 +126,9 @@ def evaluate(
     set_: Annotated[
         list[str] | None,
         typer.Option(
-            "--set", help="Change a saved setting for this evaluation: --set decode.beam_size=1."
+            "--set",
+            help="Change a saved setting for this evaluation (decode.*, how the data is read; "
+            "not model.* or the tokenizer's data keys): --set decode.beam_size=1.",
         ),
     ] = None,
     judge: Annotated[

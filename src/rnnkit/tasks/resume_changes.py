@@ -19,6 +19,11 @@ trained. `resume_notes` compares the two configs, key by key:
 
 Keys that hold file paths given with ``--data`` / ``--valid`` / ``--test`` are not config and
 are not compared.
+
+A *use* of a trained run (``evaluate``, ``generate``, ... with ``--set``) may change less on
+one side and more on the other: no ``model.*`` key and none of the data keys that built the
+saved tokenizers (`TOKENIZER_KEYS`), since the saved model and tokenizers are used as they
+are (`refuse_saved_model_changes`), but the other ``data.*`` keys, which describe the new data.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ CHANGEABLE_DATA_KEYS = frozenset(
 )
 """The ``data.*`` keys (by their last part) a resumed run may change; see the module docstring."""
 
+TOKENIZER_KEYS = frozenset({"tokenizer", "vocab_size", "min_freq", "lowercase", "normalize_digits"})
+"""The ``data.*`` keys (by their last part) that built a run's saved tokenizers and vocabularies."""
+
 FIXED_KEYS = frozenset({"task", "train.seed", "train.optimizer", "train.select_by"})
 """Keys outside ``model.*`` and ``data.*`` that a resumed run may not change."""
 
@@ -75,6 +83,18 @@ class Change:
         if section == "model" or self.key in FIXED_KEYS:
             return True
         return section == "data" and name not in CHANGEABLE_DATA_KEYS
+
+    @property
+    def saved_with_the_model(self) -> bool:
+        """Whether the saved model and its saved tokenizers fix this key for every use of the
+        run (``evaluate``, ``generate``, ...): a ``model.*`` key, or a ``data.*`` key in
+        `TOKENIZER_KEYS`."""
+        section, _, name = self.key.partition(".")
+        return section == "model" or (section == "data" and name in TOKENIZER_KEYS)
+
+    def describe(self) -> str:
+        """``key (saved VALUE, given VALUE)``."""
+        return f"{self.key} (saved {show_value(self.saved)}, given {show_value(self.given)})"
 
 
 def config_changes(saved: Mapping[str, Any], given: Mapping[str, Any]) -> list[Change]:
@@ -101,9 +121,7 @@ def resume_notes(
     changes = config_changes(saved, given)
     refused = [change for change in changes if change.fixed]
     if refused:
-        listed = ", ".join(
-            f"{c.key} (saved {show_value(c.saved)}, given {show_value(c.given)})" for c in refused
-        )
+        listed = ", ".join(change.describe() for change in refused)
         raise UserError(
             f"cannot change {listed} on --resume; start a new run with another --out",
             path=run_dir,
@@ -112,3 +130,18 @@ def resume_notes(
         f"resuming with {c.key} = {show_value(c.given)} (was {show_value(c.saved)})"
         for c in changes
     ]
+
+
+def refuse_saved_model_changes(
+    saved: Mapping[str, Any], given: Mapping[str, Any], run_dir: str | Path
+) -> None:
+    """A `UserError` naming every change ``given`` makes to the ``saved`` config of the trained
+    run in ``run_dir`` that its saved model and tokenizers fix (see the module docstring)."""
+    refused = [change for change in config_changes(saved, given) if change.saved_with_the_model]
+    if refused:
+        listed = ", ".join(change.describe() for change in refused)
+        raise UserError(
+            f"cannot change {listed}: the run's model and tokenizers were saved with them; "
+            "train a new run to change them",
+            path=run_dir,
+        )

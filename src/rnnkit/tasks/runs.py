@@ -18,7 +18,7 @@ from torch import nn
 from rnnkit.checkpoint import CONFIG_NAME, LAST_DIR, LoadedCheckpoint, load_checkpoint
 from rnnkit.errors import UserError
 from rnnkit.tasks.registry import task_class
-from rnnkit.tasks.resume_changes import resume_notes
+from rnnkit.tasks.resume_changes import refuse_saved_model_changes, resume_notes
 from rnnkit.train.config import load_config
 from rnnkit.train.task import DataSources, Task
 from rnnkit.train.trainer import Trainer
@@ -98,7 +98,8 @@ def load_run(
     run_dir: str | Path, *, map_location: str = "cpu", overrides: Sequence[str] = ()
 ) -> LoadedRun:
     """The task (with its tokenizers) and the best model saved in ``run_dir``, in eval mode;
-    ``overrides`` (``"decode.beam_size=1"``) change the saved config for this use only."""
+    ``overrides`` (``"decode.beam_size=1"``) change the saved config for this use only, but
+    not a ``model.*`` key or a data key that built the saved tokenizers (a `UserError`)."""
     path = Path(run_dir)
     if not path.exists():
         raise UserError("no such run directory", path=path)
@@ -108,7 +109,11 @@ def load_run(
     saved = yaml.safe_load(checkpoint.config_yaml)
     name = saved.get("task") if isinstance(saved, dict) else None
     cls = task_class(str(name))
-    task = cls(load_config(cls.config_class, overrides=overrides, base=saved))
+    config = load_config(cls.config_class, overrides=overrides, base=saved)
+    if overrides:
+        as_saved = load_config(cls.config_class, base=saved).model_dump(mode="json")
+        refuse_saved_model_changes(as_saved, config.model_dump(mode="json"), path)
+    task = cls(config)
     task.load_assets(checkpoint)
     model = task.build_model()
     checkpoint.load_weights(model, map_location)
