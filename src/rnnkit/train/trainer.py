@@ -446,7 +446,11 @@ class Trainer:
         best = load_checkpoint(self.run_dir)
         best.load_weights(model, self.cluster.device)
         splits = self.task.splits()
-        kept = {k: v for k, v in best.metrics.items() if k not in ("step", "epoch", *splits)}
+        kept = {
+            split: results
+            for split, results in best.metrics.items()
+            if split not in ("step", "epoch", *splits) and results  # {}: no validation data
+        }
         final: dict[str, Any] = {"step": self.position.step, "epoch": self.position.epoch, **kept}
         for split in splits:
             final[split] = self.task.evaluate(model, split)
