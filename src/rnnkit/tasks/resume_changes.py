@@ -20,10 +20,10 @@ trained. `resume_notes` compares the two configs, key by key:
 Keys that hold file paths given with ``--data`` / ``--valid`` / ``--test`` are not config and
 are not compared.
 
-A *use* of a trained run (``evaluate``, ``generate``, ... with ``--set``) may change less on
-one side and more on the other: no ``model.*`` key and none of the data keys that built the
-saved tokenizers (`TOKENIZER_KEYS`), since the saved model and tokenizers are used as they
-are (`refuse_saved_model_changes`), but the other ``data.*`` keys, which describe the new data.
+A *use* of a trained run (``evaluate``, ``forecast``, ``transcribe`` with ``--set``) has its
+own rule, `refuse_saved_model_changes`: the saved model and tokenizers are used as they are,
+so no ``model.*`` key and no data key that built the tokenizers (`TOKENIZER_KEYS`) may change;
+every other key may, the ``data.*`` keys included (they describe the new data).
 """
 
 from __future__ import annotations
@@ -87,8 +87,7 @@ class Change:
     @property
     def saved_with_the_model(self) -> bool:
         """Whether the saved model and its saved tokenizers fix this key for every use of the
-        run (``evaluate``, ``generate``, ...): a ``model.*`` key, or a ``data.*`` key in
-        `TOKENIZER_KEYS`."""
+        run: a ``model.*`` key, or a ``data.*`` key in `TOKENIZER_KEYS`."""
         section, _, name = self.key.partition(".")
         return section == "model" or (section == "data" and name in TOKENIZER_KEYS)
 
