@@ -53,9 +53,8 @@ class Shape:
     bptt: int
 
     @classmethod
-    def of(cls, name: str) -> Shape:
-        """The shape of ``recipes/NAME.yaml``."""
-        config = recipe(name)
+    def of(cls, config: dict[str, Any]) -> Shape:
+        """The shape of a recipe's ``config``."""
         model, train = config["model"], config["train"]
         return cls(
             model["embedding_dim"], model["hidden_size"], model["num_layers"],
@@ -91,11 +90,11 @@ def training_step(s: Shape, vocab: int) -> Callable[[], None]:
     return step
 
 
-def rnnkit_step(name: str, s: Shape, vocab: int) -> Callable[[], None]:
-    """The same pass through rnnkit's `LanguageModel` of recipe ``name`` in training mode: its
-    dropout and regularisers (AR / TAR added to the loss) included."""
+def rnnkit_step(model_config: dict[str, Any], s: Shape, vocab: int) -> Callable[[], None]:
+    """The same pass through rnnkit's `LanguageModel` of a recipe's ``model`` section in
+    training mode: its dropout and regularisers (AR / TAR added to the loss) included."""
     torch.manual_seed(0)
-    model = LanguageModel(vocab, **recipe(name)["model"]).train()
+    model = LanguageModel(vocab, **model_config).train()
     tokens = torch.randint(vocab, (s.batch, s.bptt))  # (N, L)
     targets = torch.randint(vocab, (tokens.numel(),))
 
@@ -125,10 +124,11 @@ def main() -> None:
     parser.add_argument("--profile", choices=NAMES, help="print where rnnkit's step of it goes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    shapes = {name: Shape.of(name) for name in NAMES}
+    configs = {name: recipe(name) for name in NAMES}
+    shapes = {name: Shape.of(config) for name, config in configs.items()}
     tokens = {name: s.batch * s.bptt for name, s in shapes.items()}
     plain = [training_step(s, args.vocab) for s in shapes.values()]
-    ours = {name: rnnkit_step(name, s, args.vocab) for name, s in shapes.items()}
+    ours = {name: rnnkit_step(configs[name]["model"], s, args.vocab) for name, s in shapes.items()}
     times = interleaved_times([*plain, *ours.values()], args.rounds)
     plain_times = dict(zip(NAMES, times[: len(NAMES)], strict=True))
     rnnkit_times = dict(zip(NAMES, times[len(NAMES) :], strict=True))
